@@ -1,0 +1,37 @@
+"""Process settings: environment (ANFANG_*) and CLI flags. The YAML config is separate (pipelines.config)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANFANG_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="models, media, chDB store, snapshots")
+    mode: Literal["embedded", "distributed"] = Field(
+        default="embedded",
+        description="embedded: in-process bus + chDB; distributed: Kafka broker + ClickHouse server",
+    )
+    config_path: Path = Field(default=Path("deploy/config/demo.yaml"))
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_group_id: str = "anfang-sink"
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = 9000
+    clickhouse_database: str = "anfang"
+    clickhouse_user: str = "default"
+    clickhouse_password: str = Field(default="", repr=False)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    worker_id: str = Field(default_factory=socket.gethostname)
+    sink_batch_max: int = Field(default=500, ge=1, description="events per store insert")
+    sink_batch_wait_s: float = Field(default=0.5, gt=0, description="max wait to fill a batch")
+    bus_queue_max: int = Field(default=10_000, ge=1, description="in-process bus capacity (events)")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    frame_queue_max: int = Field(default=8, ge=1, description="decoded frames buffered per camera")
+    progress_every_s: float = Field(default=2.0, gt=0)

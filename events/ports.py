@@ -1,0 +1,104 @@
+"""The interfaces behind which the embedded and the distributed parts are interchangeable.
+
+Bus: `EventPublisher` (pipeline side) and `EventConsumer` (sink side); in-process queue or Kafka.
+Store: `EventStore`; chDB (embedded ClickHouse) or a ClickHouse server over the native protocol.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from events.schema import Event, EventType
+
+EVENTS_TOPIC = "anfang.events"
+DLQ_TOPIC = "anfang.dlq"
+HEALTH_TOPIC = "anfang.health"
+CAMERAS_TOPIC = "anfang.cameras"
+
+
+class BusError(RuntimeError):
+    """The bus is unreachable or refused a message: a user-facing cause."""
+
+
+class StoreError(RuntimeError):
+    """The store is unreachable or refused a query: a user-facing cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be parsed, kept with the reason (never silently dropped)."""
+
+    raw: bytes
+    reason: str
+    key: bytes | None = None
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: Event) -> None:
+        """Queue one event for delivery (keyed by camera_id); raises BusError when it cannot."""
+        ...
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Block until everything published so far is delivered; raises BusError otherwise."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedBatch:
+    events: list[Event]
+    dead_letters: list[DeadLetter]
+
+
+class EventConsumer(Protocol):
+    def poll(self, timeout_s: float, max_records: int) -> ConsumedBatch:
+        """Next batch (possibly empty). Messages stay uncommitted until `commit()`."""
+        ...
+
+    def commit(self) -> None:
+        """Mark everything returned by `poll` so far as processed (call after it is stored)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    camera_id: str | None = None
+    types: Sequence[EventType] = ()
+    since_ms: int | None = None
+    until_ms: int | None = None
+    alerts_only: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[Event]
+    total: int
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class EventStore(Protocol):
+    def ensure_schema(self) -> None:
+        """Create database/tables if missing (DDL adapts to the server version). Idempotent."""
+        ...
+
+    def insert(self, events: Sequence[Event]) -> int:
+        """Insert events not already stored (dedupe by event_id); returns how many were new."""
+        ...
+
+    def query(self, q: EventQuery) -> EventPage:
+        """Newest first."""
+        ...
+
+    def get(self, event_id: uuid.UUID) -> Event | None: ...
+
+    def count_by_type(self, camera_id: str | None = None) -> dict[str, int]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,165 @@
+"""The YAML config that seeds cameras, zones and rules (validated by pydantic).
+
+Coordinates are normalised 0..1 (x right, y down) so a config survives a change of resolution.
+`load_config` turns validation errors into `ConfigError`s naming the key path and the YAML line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detectors.registry import DetectorConfig
+from events.schema import Severity
+
+PointXY = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable or invalid; the message names the key and line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ZoneConfig(_Strict):
+    id: str = Field(min_length=1)
+    polygon_xy: list[PointXY] = Field(min_length=3, description="normalised polygon vertices")
+
+
+class LineConfig(_Strict):
+    id: str = Field(min_length=1)
+    start_xy: PointXY
+    end_xy: PointXY
+
+    @model_validator(mode="after")
+    def _not_degenerate(self) -> LineConfig:
+        if self.start_xy == self.end_xy:
+            raise ValueError("start_xy and end_xy must differ")
+        return self
+
+
+class _RuleBase(_Strict):
+    id: str = Field(min_length=1)
+    labels: list[str] = Field(default_factory=lambda: ["person"], description="object labels the rule watches")
+    severity: Severity = Severity.MEDIUM
+    alert_severity: Severity = Field(
+        default=Severity.MEDIUM, description="events at or above this severity are alerts"
+    )
+    cooldown_s: float = Field(default=10.0, ge=0, description="min seconds between events of one track")
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+
+
+class ZoneIntrusionRule(_RuleBase):
+    type: Literal["zone_intrusion"]
+    zone: str = Field(description="id of a zone of the same camera")
+    min_dwell_s: float = Field(default=0.5, ge=0, description="seconds inside before it fires")
+
+
+class LineCrossingRule(_RuleBase):
+    type: Literal["line_crossing"]
+    line: str = Field(description="id of a line of the same camera")
+    directions: list[Literal["in", "out"]] = Field(default_factory=lambda: ["in", "out"])
+
+
+RuleConfig = Annotated[ZoneIntrusionRule | LineCrossingRule, Field(discriminator="type")]
+
+
+class CameraConfig(_Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    uri: str = Field(description="file path, file:// or rtsp:// URI")
+    analysis_fps: float | None = Field(default=None, gt=0, description="frames analysed per second; None = all")
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    lines: list[LineConfig] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> CameraConfig:
+        zones = {z.id for z in self.zones}
+        lines = {ln.id for ln in self.lines}
+        for rule in self.rules:
+            if isinstance(rule, ZoneIntrusionRule) and rule.zone not in zones:
+                raise ValueError(f"rule {rule.id!r} names unknown zone {rule.zone!r} (zones: {sorted(zones)})")
+            if isinstance(rule, LineCrossingRule) and rule.line not in lines:
+                raise ValueError(f"rule {rule.id!r} names unknown line {rule.line!r} (lines: {sorted(lines)})")
+        ids = [r.id for r in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"rule ids must be unique per camera: {ids}")
+        return self
+
+
+class TrackerConfig(_Strict):
+    type: Literal["bytetrack"] = "bytetrack"
+    high_conf_det_threshold: float = Field(default=0.4, gt=0, le=1)
+    lost_track_buffer: int = Field(default=30, ge=1, description="frames a lost track is kept")
+    minimum_iou_threshold: float = Field(default=0.1, ge=0, le=1)
+    minimum_consecutive_frames: int = Field(default=2, ge=1)
+
+
+class SnapshotConfig(_Strict):
+    enabled: bool = True
+    jpeg_quality: int = Field(default=85, ge=10, le=100)
+    max_width_px: int = Field(default=768, ge=64)
+
+
+class AppConfig(_Strict):
+    site_id: str = Field(default="default-site", min_length=1)
+    detector: DetectorConfig
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    cameras: list[CameraConfig] = Field(min_length=1)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [c.id for c in cameras]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"camera ids must be unique: {ids}")
+        return cameras
+
+
+def load_config(path: Path) -> AppConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+        key = ".".join(str(p) for p in loc) or "<top>"
+        line = _line_of(node, loc)
+        where = f"{path}:{line}" if line else str(path)
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{where}: {key}: {err['msg']}{more}") from exc
+
+
+_UNION_TAGS = {"onnx", "ultralytics", "zone_intrusion", "line_crossing"}
+
+
+def _line_of(node: yaml.Node | None, loc: list[int | str]) -> int | None:
+    """1-based line of the deepest YAML node reachable along `loc`."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
