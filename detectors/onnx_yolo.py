@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
+import supervision as sv
 from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import DetectorError, FrameBGR, ModelInfo
+from detectors.postprocess import Letterboxer, decode_yolo_output, unletterbox_xyxy
+
+logger = logging.getLogger(__name__)
 
 
 class OnnxYoloConfig(BaseModel):
@@ -22,3 +32,147 @@ class OnnxYoloConfig(BaseModel):
     intra_op_threads: int = Field(default=2, ge=1, description="ONNX Runtime intra-op threads")
     model_name: str = "yolov8s-people"
     model_version: str = "1"
+    max_detections: int = Field(default=300, ge=1, description="boxes kept per frame after NMS")
+
+
+def resolve_model_path(model_path: Path, base_dir: Path) -> Path:
+    return model_path if model_path.is_absolute() else base_dir / model_path
+
+
+def merge_class_names(
+    model_names: dict[int, str] | None, override: dict[int, str] | None, fallback: dict[int, str]
+) -> dict[int, str]:
+    """The model's own names, with `override` replacing per id; `fallback` when the model names none."""
+    names = dict(model_names) if model_names else dict(fallback)
+    if override:
+        names.update(override)
+    return names
+
+
+def label_table(names: dict[int, str], num_classes: int) -> np.ndarray[Any, np.dtype[np.str_]]:
+    """class id -> label lookup array (ids without a name are labelled by their number)."""
+    size = max(num_classes, max(names, default=-1) + 1)
+    return np.array([names.get(i, str(i)) for i in range(size)], dtype=np.str_)
+
+
+def _parse_names(raw: Any) -> dict[int, str] | None:
+    if isinstance(raw, str):
+        try:
+            raw = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            return None
+    if isinstance(raw, dict):
+        try:
+            return {int(k): str(v) for k, v in raw.items()}
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _names_from_sidecar(model_file: Path) -> dict[int, str] | None:
+    sidecar = model_file.with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring unreadable model metadata %s: %s", sidecar, exc)
+        return None
+    return _parse_names(meta.get("class_names")) if isinstance(meta, dict) else None
+
+
+class OnnxYoloDetector:
+    """Letterbox -> ONNX Runtime -> confidence filter + class-aware NMS -> boxes in frame pixels."""
+
+    def __init__(self, config: OnnxYoloConfig, base_dir: Path) -> None:
+        import onnxruntime as ort
+
+        self._config = config
+        path = resolve_model_path(config.model_path, base_dir)
+        if not path.is_file():
+            raise DetectorError(f"ONNX model not found: {path} (run deploy/setup.sh or fix detector.model_path)")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.intra_op_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DetectorError(f"cannot load ONNX model {path}: {first_line}") from exc
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) < 1:
+            raise DetectorError(f"{path}: expected 1 input and >= 1 output, got {len(inputs)} and {len(outputs)}")
+        self._input_name: str = inputs[0].name
+        self._output_name: str = outputs[0].name
+        self._input_hw = self._pick_input_hw(path, inputs[0].shape, config.input_hw)
+        num_classes = self._num_classes(path, outputs[0].shape)
+
+        meta = self._session.get_modelmeta().custom_metadata_map
+        model_names = _parse_names(meta.get("names")) or _names_from_sidecar(path)
+        override = config.class_names if "class_names" in config.model_fields_set else None
+        self._names = merge_class_names(model_names, override, config.class_names)
+        self._labels = label_table(self._names, num_classes)
+        self._letterboxer = Letterboxer(self._input_hw)
+        self._model = ModelInfo(config.model_name, config.model_version)
+        logger.info(
+            "ONNX detector %s: input_hw=%s classes=%s threads=%d",
+            path.name,
+            self._input_hw,
+            self._names,
+            config.intra_op_threads,
+        )
+
+    @staticmethod
+    def _pick_input_hw(path: Path, shape: list[Any], configured: tuple[int, int] | None) -> tuple[int, int]:
+        if len(shape) != 4:
+            raise DetectorError(f"{path}: expected an NCHW image input, got shape {shape}")
+        model_hw = (shape[2], shape[3])
+        fixed = all(isinstance(d, int) and d > 0 for d in model_hw)
+        if configured is None:
+            if not fixed:
+                raise DetectorError(f"{path}: input size is dynamic {model_hw}; set detector.input_hw")
+            return int(model_hw[0]), int(model_hw[1])
+        if fixed and tuple(model_hw) != tuple(configured):
+            raise DetectorError(f"{path}: detector.input_hw={configured} but the model's input is fixed at {model_hw}")
+        return configured
+
+    @staticmethod
+    def _num_classes(path: Path, shape: list[Any]) -> int:
+        rows = shape[1] if len(shape) == 3 else None
+        if not isinstance(rows, int) or rows < 5:
+            raise DetectorError(
+                f"{path}: unsupported output shape {shape}; expected 1 x (4 + classes) x N "
+                "(an ultralytics detect export without nms/end2end)"
+            )
+        return rows - 4
+
+    @property
+    def model(self) -> ModelInfo:
+        return self._model
+
+    @property
+    def class_names(self) -> dict[int, str]:
+        return dict(self._names)
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        return self._input_hw
+
+    def detect(self, frame_bgr: FrameBGR) -> sv.Detections:
+        try:
+            params = self._letterboxer(frame_bgr)
+        except ValueError as exc:
+            raise DetectorError(str(exc)) from exc
+        (raw,) = self._session.run([self._output_name], {self._input_name: self._letterboxer.tensor})
+        xyxy, confidence, class_id = decode_yolo_output(
+            raw[0], self._config.confidence, self._config.iou, self._config.max_detections
+        )
+        return sv.Detections(
+            xyxy=unletterbox_xyxy(xyxy, params),
+            confidence=confidence,
+            class_id=class_id.astype(int),
+            data={"label": self._labels[class_id]},
+        )

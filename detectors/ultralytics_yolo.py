@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
-from typing import Literal
+from types import ModuleType
+from typing import Any, Literal
 
+import numpy as np
+import supervision as sv
 from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import DetectorError, FrameBGR, ModelInfo
+from detectors.onnx_yolo import label_table, merge_class_names, resolve_model_path
+
+logger = logging.getLogger(__name__)
 
 
 class UltralyticsConfig(BaseModel):
@@ -20,3 +30,88 @@ class UltralyticsConfig(BaseModel):
     torch_threads: int = Field(default=2, ge=1)
     model_name: str = "yolov8s-people"
     model_version: str = "1"
+    max_detections: int = Field(default=300, ge=1, description="boxes kept per frame after NMS")
+
+
+def import_ultralytics(config_dir: Path) -> ModuleType:
+    """Import ultralytics offline: no downloads, no auto-installs, settings under `config_dir`.
+
+    The environment must be set before ultralytics' first import in the process (it reads it then).
+    """
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "False"
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir))
+    import ultralytics
+
+    return ultralytics
+
+
+def _set_torch_threads(threads: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+class UltralyticsDetector:
+    """`YOLO(path).predict` on the BGR frame, converted to `sv.Detections` with `data['label']`."""
+
+    def __init__(self, config: UltralyticsConfig, base_dir: Path) -> None:
+        self._config = config
+        path = resolve_model_path(config.model_path, base_dir)
+        if not path.is_file():
+            raise DetectorError(f"ultralytics model not found: {path} (run deploy/setup.sh or fix detector.model_path)")
+        ultralytics = import_ultralytics(base_dir / "ultralytics")
+        try:
+            self._yolo: Any = ultralytics.YOLO(str(path), task="detect")
+        except Exception as exc:  # torch/ultralytics raise many types for bad checkpoints
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DetectorError(f"cannot load ultralytics model {path}: {first_line}") from exc
+        model_names = {int(k): str(v) for k, v in dict(self._yolo.names).items()}
+        self._names = merge_class_names(model_names, config.class_names, {0: "person"})
+        self._labels = label_table(self._names, len(model_names))
+        self._model = ModelInfo(config.model_name, config.model_version)
+        # The first predict builds the predictor, whose select_device() resets torch's thread count to
+        # ultralytics' NUM_THREADS (cpu_count - 1); warm up once, then apply ours.
+        self._predict(np.zeros((*config.imgsz, 3), dtype=np.uint8))
+        logger.info(
+            "ultralytics detector %s: imgsz=%s classes=%s torch_threads=%d",
+            path.name,
+            config.imgsz,
+            self._names,
+            config.torch_threads,
+        )
+
+    @property
+    def model(self) -> ModelInfo:
+        return self._model
+
+    @property
+    def class_names(self) -> dict[int, str]:
+        return dict(self._names)
+
+    def _predict(self, frame_bgr: FrameBGR) -> Any:
+        _set_torch_threads(self._config.torch_threads)
+        results = self._yolo.predict(
+            frame_bgr,
+            imgsz=list(self._config.imgsz),
+            conf=self._config.confidence,
+            iou=self._config.iou,
+            max_det=self._config.max_detections,
+            device="cpu",
+            verbose=False,
+        )
+        _set_torch_threads(self._config.torch_threads)
+        return results[0]
+
+    def detect(self, frame_bgr: FrameBGR) -> sv.Detections:
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+            raise DetectorError(f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}")
+        boxes = self._predict(frame_bgr).boxes
+        class_id = boxes.cls.numpy().astype(int)
+        return sv.Detections(
+            xyxy=boxes.xyxy.numpy().astype(np.float32),
+            confidence=boxes.conf.numpy().astype(np.float32),
+            class_id=class_id,
+            data={"label": self._labels[class_id]},
+        )

@@ -20,7 +20,7 @@ SCHEMA_MAJOR = 1
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a44-5b0e-4d7e-9a57-0a4e1f3b8c11")
 
 
-class UnsupportedSchemaVersion(ValueError):
+class UnsupportedSchemaVersion(ValueError):  # noqa: N818 (reads as a verdict)
     """A consumer met an event whose major schema version it does not understand."""
 
 
@@ -97,7 +97,9 @@ class Event(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> Event:
         if self.attributes.type != self.type:
-            raise ValueError(f"attributes are for {self.attributes.type.value!r}, event is {self.type.value!r}")
+            raise ValueError(
+                f"attributes are for {self.attributes.type.value!r}, event is {self.type.value!r}"
+            )
         x1, y1, x2, y2 = self.bbox_xyxy
         if not (0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1):
             raise ValueError(f"bbox_xyxy must be normalised 0..1 with x1<=x2, y1<=y2, got {self.bbox_xyxy}")
@@ -126,7 +128,9 @@ def check_schema_version(version: str) -> None:
         )
 
 
-def make_event_id(camera_id: str, rule_id: str, track_id: int | None, ts_ms: int, discriminator: str = "") -> uuid.UUID:
+def make_event_id(
+    camera_id: str, rule_id: str, track_id: int | None, ts_ms: int, discriminator: str = ""
+) -> uuid.UUID:
     """Deterministic id: the same finding on the same frame always gets the same id."""
     return uuid.uuid5(EVENT_ID_NAMESPACE, f"{camera_id}|{rule_id}|{track_id}|{ts_ms}|{discriminator}")
 

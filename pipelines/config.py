@@ -43,9 +43,11 @@ class LineConfig(_Strict):
         return self
 
 
-class _RuleBase(_Strict):
+class RuleBase(_Strict):
     id: str = Field(min_length=1)
-    labels: list[str] = Field(default_factory=lambda: ["person"], description="object labels the rule watches")
+    labels: list[str] = Field(
+        default_factory=lambda: ["person"], description="object labels the rule watches"
+    )
     severity: Severity = Severity.MEDIUM
     alert_severity: Severity = Field(
         default=Severity.MEDIUM, description="events at or above this severity are alerts"
@@ -54,16 +56,20 @@ class _RuleBase(_Strict):
     min_confidence: float = Field(default=0.0, ge=0, le=1)
 
 
-class ZoneIntrusionRule(_RuleBase):
+class ZoneIntrusionRule(RuleBase):
     type: Literal["zone_intrusion"]
     zone: str = Field(description="id of a zone of the same camera")
     min_dwell_s: float = Field(default=0.5, ge=0, description="seconds inside before it fires")
 
 
-class LineCrossingRule(_RuleBase):
+def _both_directions() -> list[Literal["in", "out"]]:
+    return ["in", "out"]
+
+
+class LineCrossingRule(RuleBase):
     type: Literal["line_crossing"]
     line: str = Field(description="id of a line of the same camera")
-    directions: list[Literal["in", "out"]] = Field(default_factory=lambda: ["in", "out"])
+    directions: list[Literal["in", "out"]] = Field(default_factory=_both_directions)
 
 
 RuleConfig = Annotated[ZoneIntrusionRule | LineCrossingRule, Field(discriminator="type")]
@@ -72,7 +78,9 @@ RuleConfig = Annotated[ZoneIntrusionRule | LineCrossingRule, Field(discriminator
 class CameraConfig(_Strict):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     uri: str = Field(description="file path, file:// or rtsp:// URI")
-    analysis_fps: float | None = Field(default=None, gt=0, description="frames analysed per second; None = all")
+    analysis_fps: float | None = Field(
+        default=None, gt=0, description="frames analysed per second; None = all"
+    )
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
@@ -83,9 +91,13 @@ class CameraConfig(_Strict):
         lines = {ln.id for ln in self.lines}
         for rule in self.rules:
             if isinstance(rule, ZoneIntrusionRule) and rule.zone not in zones:
-                raise ValueError(f"rule {rule.id!r} names unknown zone {rule.zone!r} (zones: {sorted(zones)})")
+                raise ValueError(
+                    f"rule {rule.id!r} names unknown zone {rule.zone!r} (zones: {sorted(zones)})"
+                )
             if isinstance(rule, LineCrossingRule) and rule.line not in lines:
-                raise ValueError(f"rule {rule.id!r} names unknown line {rule.line!r} (lines: {sorted(lines)})")
+                raise ValueError(
+                    f"rule {rule.id!r} names unknown line {rule.line!r} (lines: {sorted(lines)})"
+                )
         ids = [r.id for r in self.rules]
         if len(ids) != len(set(ids)):
             raise ValueError(f"rule ids must be unique per camera: {ids}")

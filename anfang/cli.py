@@ -1,0 +1,119 @@
+"""`anfang` command line: parses flags into Settings, runs a command, turns user errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from anfang.settings import Settings
+
+logger = logging.getLogger("anfang")
+
+
+def user_error_types() -> tuple[type[Exception], ...]:
+    """Exceptions that mean "the user's input or environment is wrong": one line, exit 2, no traceback."""
+    from pipelines.sources import SourceError
+
+    from anfang.commands import UsageError
+    from detectors.base import DetectorError
+    from events.ports import BusError, StoreError
+    from pipelines.config import ConfigError
+    from pipelines.evidence import EvidenceError
+
+    return (ConfigError, SourceError, DetectorError, BusError, StoreError, EvidenceError, UsageError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data folder (env ANFANG_DATA_DIR, default ./data)")
+    common.add_argument("--config", type=Path, help="YAML config (env ANFANG_CONFIG_PATH)")
+    common.add_argument(
+        "--mode", choices=["embedded", "distributed"], help="env ANFANG_MODE (default embedded)"
+    )
+    common.add_argument("-v", "--verbose", action="store_true")
+    serve = argparse.ArgumentParser(add_help=False)
+    serve.add_argument("--host", help="API host (env ANFANG_API_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="API port (env ANFANG_API_PORT, default 8000)")
+    replay = argparse.ArgumentParser(add_help=False)
+    replay.add_argument(
+        "--start-ts-ms", type=int, help="UTC ms of a recording's first frame (default: now, as if live)"
+    )
+
+    p = argparse.ArgumentParser(prog="anfang", description="smart-security video analytics")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser(
+        "demo", parents=[common, serve, replay], help="embedded: pipeline + store + API in one"
+    )
+    d.add_argument("--once", action="store_true", help="exit after the video instead of serving on")
+    sub.add_parser("pipeline", parents=[common, replay], help="decode, detect, apply rules, publish events")
+    s = sub.add_parser("sink", parents=[common], help="consume events from the bus into the store")
+    s.add_argument("--exit-when-idle", type=float, metavar="S", help="exit after S seconds with no events")
+    sub.add_parser("api", parents=[common, serve], help="serve the alert API and console")
+    sc = sub.add_parser("schema", help="write the event JSON Schema")
+    sc.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "data_dir": getattr(args, "data_dir", None),
+        "config_path": getattr(args, "config", None),
+        "mode": getattr(args, "mode", None),
+        "api_host": getattr(args, "host", None),
+        "api_port": getattr(args, "port", None),
+    }
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if args.command == "schema":
+        from events.schema import event_json_schema
+
+        text = json.dumps(event_json_schema(), indent=2) + "\n"
+        if args.out:
+            args.out.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+
+    from anfang import commands
+
+    settings = _settings(args)
+    if args.command == "demo":
+        return commands.demo(settings, once=args.once, start_ts_ms=args.start_ts_ms)
+    if args.command == "pipeline":
+        return commands.pipeline(settings, start_ts_ms=args.start_ts_ms)
+    if args.command == "sink":
+        return commands.sink(settings, exit_when_idle_s=args.exit_when_idle)
+    return commands.api(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        sys.stderr.write(f"anfang: error: setting {key}: {err['msg']}\n")
+        return 2
+    except Exception as exc:
+        if isinstance(exc, user_error_types()):
+            sys.stderr.write(f"anfang: error: {exc}\n")
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The composition root: the one place that picks implementations and wires them together.
+
+Embedded (default): in-process bus + chDB under the data folder, all in one process.
+Distributed: Kafka broker + ClickHouse server; `pipeline`, `sink` and `api` run as separate processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.sources import SourceError, open_source
+
+from anfang.settings import Settings
+from detectors.base import Detector
+from detectors.registry import build_detector
+from events.ports import EVENTS_TOPIC, EventConsumer, EventPublisher, EventStore
+from pipelines.config import AppConfig, CameraConfig
+from pipelines.emit import EmitContext
+from pipelines.evidence import SnapshotWriter
+from pipelines.worker import CameraStats, CameraWorker
+
+logger = logging.getLogger(__name__)
+
+
+def make_store(settings: Settings) -> EventStore:
+    store: EventStore
+    if settings.mode == "embedded":
+        from events.store.chdb_store import ChdbStore
+
+        store = ChdbStore(settings.data_dir / "chdb")
+    else:
+        from events.store.clickhouse_store import ClickHouseStore
+
+        store = ClickHouseStore(
+            host=settings.clickhouse_host,
+            port=settings.clickhouse_port,
+            database=settings.clickhouse_database,
+            user=settings.clickhouse_user,
+            password=settings.clickhouse_password,
+            connect_timeout_s=settings.connect_timeout_s,
+        )
+    store.ensure_schema()
+    return store
+
+
+def make_kafka_publisher(settings: Settings) -> EventPublisher:
+    from events.bus.kafka_bus import KafkaPublisher, ensure_topics
+
+    ensure_topics(settings.kafka_bootstrap)
+    return KafkaPublisher(
+        settings.kafka_bootstrap,
+        topic=EVENTS_TOPIC,
+        client_id=f"anfang-pipeline-{settings.worker_id}",
+        timeout_s=settings.connect_timeout_s,
+    )
+
+
+def make_kafka_consumer(settings: Settings) -> EventConsumer:
+    from events.bus.kafka_bus import KafkaEventConsumer, ensure_topics
+
+    ensure_topics(settings.kafka_bootstrap)
+    return KafkaEventConsumer(settings.kafka_bootstrap, group_id=settings.kafka_group_id, topic=EVENTS_TOPIC)
+
+
+def make_detector(config: AppConfig, settings: Settings) -> Detector:
+    return build_detector(config.detector, settings.data_dir)
+
+
+@dataclass(slots=True)
+class RunResult:
+    stats: list[CameraStats] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _progress(stats: CameraStats) -> None:
+    logger.info(
+        "%s: %d frames, %.1f FPS, %d events (%d alerts)",
+        stats.camera_id,
+        stats.frames,
+        stats.fps,
+        stats.events,
+        stats.alerts,
+    )
+
+
+def run_cameras(
+    config: AppConfig,
+    settings: Settings,
+    publisher: EventPublisher,
+    detector_factory: Callable[[], Detector],
+    stop: threading.Event,
+    start_ts_ms: int | None = None,
+) -> RunResult:
+    """One thread per camera; returns when every stream ends (files) or `stop` is set."""
+    result = RunResult()
+    snapshots = SnapshotWriter(settings.data_dir, config.snapshots)
+    lock = threading.Lock()
+
+    def run_one(camera: CameraConfig, detector: Detector) -> None:
+        ctx = EmitContext(
+            camera_id=camera.id,
+            site_id=config.site_id,
+            worker_id=settings.worker_id,
+            model=detector.model,
+            rules={r.id: r for r in camera.rules},
+        )
+        worker = CameraWorker(camera, ctx, detector, config.tracker, publisher, snapshots)
+        try:
+            with open_source(
+                camera.uri, queue_max=settings.frame_queue_max, analysis_fps=camera.analysis_fps
+            ) as source:
+                worker.start_stream(source.resolution_wh, camera.analysis_fps or source.fps or 10.0)
+                base_ts_ms = start_ts_ms if start_ts_ms is not None else int(time.time() * 1000)
+                worker.run(source, base_ts_ms, stop, _progress, settings.progress_every_s)
+        except SourceError as exc:
+            logger.error("%s: %s", camera.id, exc)
+            with lock:
+                result.errors[camera.id] = str(exc)
+        except Exception as exc:  # a camera must never take the others down
+            logger.exception("%s: stopped by an unexpected error", camera.id)
+            with lock:
+                result.errors[camera.id] = f"unexpected error: {exc}"
+        with lock:
+            result.stats.append(worker.stats)
+
+    # Detectors are built up front so a bad model path fails before any stream opens.
+    detectors = [detector_factory() for _ in config.cameras]
+    threads = [
+        threading.Thread(target=run_one, args=(cam, det), name=f"camera-{cam.id}", daemon=True)
+        for cam, det in zip(config.cameras, detectors, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(timeout=0.5)
+    return result
+
+
+def summarise(result: RunResult, elapsed_s: float) -> list[str]:
+    lines = []
+    for s in sorted(result.stats, key=lambda s: s.camera_id):
+        by_type = ", ".join(f"{k}={v}" for k, v in sorted(s.events_by_type.items())) or "none"
+        lines.append(
+            f"{s.camera_id}: {s.frames} frames in {s.wall_s:.1f} s = {s.fps:.1f} analysed FPS; "
+            f"{s.detections} detections; events: {by_type}; alerts: {s.alerts}"
+        )
+    for cam, err in sorted(result.errors.items()):
+        lines.append(f"{cam}: FAILED: {err}")
+    lines.append(f"total: {sum(s.events for s in result.stats)} events in {elapsed_s:.1f} s")
+    return lines
+
+
+def data_dir_ready(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,25 @@
+"""The API's own limits. The composition root fills them (from ANFANG_* settings or defaults)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ApiConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    page_limit_default: int = Field(default=50, ge=1, description="items per page when `limit` is absent")
+    page_limit_max: int = Field(default=500, ge=1, description="largest `limit` a client may ask for")
+    offset_max: int = Field(default=100_000, ge=0, description="deepest `offset` (deep pages are costly)")
+    snapshot_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="largest snapshot file read into memory and served"
+    )
+    console_refresh_s: float = Field(default=3.0, gt=0, description="how often the web console reloads alerts")
+
+    @model_validator(mode="after")
+    def _check(self) -> ApiConfig:
+        if self.page_limit_default > self.page_limit_max:
+            raise ValueError(
+                f"page_limit_default ({self.page_limit_default}) exceeds page_limit_max ({self.page_limit_max})"
+            )
+        return self

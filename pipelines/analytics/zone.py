@@ -1,0 +1,54 @@
+"""Zone intrusion: a tracked object's bottom-centre stays inside a polygon for `min_dwell_s`."""
+
+from __future__ import annotations
+
+import numpy as np
+import supervision as sv
+
+from detectors.base import Detections
+from events.schema import EventType, ZoneIntrusionAttributes
+from pipelines.analytics.base import Cooldown, Finding, eligible, finding_fields
+from pipelines.config import ZoneConfig, ZoneIntrusionRule
+
+
+class ZoneIntrusion:
+    def __init__(self, rule: ZoneIntrusionRule, zone: ZoneConfig, resolution_wh: tuple[int, int]) -> None:
+        self.rule_id = rule.id
+        self._rule = rule
+        self._zone_id = zone.id
+        w, h = resolution_wh
+        polygon_px = np.array([[x * (w - 1), y * (h - 1)] for x, y in zone.polygon_xy], dtype=np.int64)
+        self._zone = sv.PolygonZone(polygon=polygon_px, triggering_anchors=(sv.Position.BOTTOM_CENTER,))
+        self._entered_ms: dict[int, int] = {}
+        self._cooldown = Cooldown(int(rule.cooldown_s * 1000))
+        self._min_dwell_ms = int(rule.min_dwell_s * 1000)
+
+    def evaluate(self, detections: Detections, ts_ms: int) -> list[Finding]:
+        watched = eligible(detections, self._rule)
+        inside = self._zone.trigger(watched) if len(watched) else np.zeros(0, dtype=bool)
+        findings: list[Finding] = []
+        inside_ids: set[int] = set()
+        for i in np.flatnonzero(inside):
+            track_id, label, conf, xyxy = finding_fields(watched, int(i))
+            inside_ids.add(track_id)
+            entered = self._entered_ms.setdefault(track_id, ts_ms)
+            dwell_ms = ts_ms - entered
+            if dwell_ms < self._min_dwell_ms or not self._cooldown.ready(track_id, ts_ms):
+                continue
+            self._cooldown.mark(track_id, ts_ms)
+            findings.append(
+                Finding(
+                    rule_id=self.rule_id,
+                    type=EventType.ZONE_INTRUSION,
+                    track_id=track_id,
+                    label=label,
+                    confidence=conf,
+                    xyxy=xyxy,
+                    attributes=ZoneIntrusionAttributes(zone_id=self._zone_id, dwell_s=dwell_ms / 1000),
+                )
+            )
+        # Leaving the zone (or being lost) resets the dwell clock; a re-entry dwells again.
+        self._entered_ms = {t: ms for t, ms in self._entered_ms.items() if t in inside_ids}
+        if detections.tracker_id is not None:
+            self._cooldown.forget_except({int(t) for t in detections.tracker_id})
+        return findings
