@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     config_path: Path = Field(default=Path("deploy/config/demo.yaml"))
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_group_id: str = "anfang-sink"
+    kafka_events_topic: str = "anfang.events"
+    kafka_dlq_topic: str = "anfang.dlq"
+    kafka_partitions: int = Field(default=3, ge=1, description="partitions for topics anfang creates")
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: int = 9000
     clickhouse_database: str = "anfang"

@@ -14,12 +14,15 @@ class ApiConfig(BaseModel):
     snapshot_max_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1, description="largest snapshot file read into memory and served"
     )
-    console_refresh_s: float = Field(default=3.0, gt=0, description="how often the web console reloads alerts")
+    console_refresh_s: float = Field(
+        default=3.0, gt=0, description="how often the web console reloads alerts"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ApiConfig:
         if self.page_limit_default > self.page_limit_max:
             raise ValueError(
-                f"page_limit_default ({self.page_limit_default}) exceeds page_limit_max ({self.page_limit_max})"
+                f"page_limit_default ({self.page_limit_default}) exceeds "
+                f"page_limit_max ({self.page_limit_max})"
             )
         return self

@@ -35,7 +35,8 @@ class TimeWindowParams(BaseModel):
     since_ms: int | None = Field(default=None, ge=0, description="UTC epoch ms, inclusive lower bound")
     until_ms: int | None = Field(default=None, ge=0, description="UTC epoch ms, inclusive upper bound")
     since: AwareDatetime | None = Field(
-        default=None, description="ISO-8601 with a UTC offset (e.g. 2026-11-24T10:00:00Z); alternative to since_ms"
+        default=None,
+        description="ISO-8601 with a UTC offset (e.g. 2026-11-24T10:00:00Z); alternative to since_ms",
     )
     until: AwareDatetime | None = Field(
         default=None, description="ISO-8601 with a UTC offset; alternative to until_ms"

@@ -92,7 +92,9 @@ def list_alerts(store: EventStore, params: EventListParams, *, limit: int) -> Al
     page = store.query(_to_query(params, limit=limit, alerts_only=True))
     alerts = [e for e in page.events if e.alert]
     if len(alerts) != len(page.events):
-        logger.error("store returned %d non-alert events to an alerts_only query", len(page.events) - len(alerts))
+        logger.error(
+            "store returned %d non-alert events to an alerts_only query", len(page.events) - len(alerts)
+        )
     return AlertPageOut(
         items=[AlertOut.from_event(e) for e in alerts],
         total=page.total,
@@ -138,7 +140,9 @@ def resolve_snapshot_path(data_dir: Path, uri: str) -> Path:
     return path
 
 
-def load_verified_snapshot(store: EventStore, data_dir: Path, event_id: uuid.UUID, *, max_bytes: int) -> VerifiedSnapshot:
+def load_verified_snapshot(
+    store: EventStore, data_dir: Path, event_id: uuid.UUID, *, max_bytes: int
+) -> VerifiedSnapshot:
     """The event's snapshot bytes, served only if their SHA-256 matches the one in the event."""
     event = get_event(store, event_id)
     if event.snapshot is None:
@@ -146,7 +150,9 @@ def load_verified_snapshot(store: EventStore, data_dir: Path, event_id: uuid.UUI
     try:
         path = resolve_snapshot_path(data_dir, event.snapshot.uri)
     except SnapshotPathError:
-        logger.warning("event %s: refused snapshot uri %r (outside the data folder)", event_id, event.snapshot.uri)
+        logger.warning(
+            "event %s: refused snapshot uri %r (outside the data folder)", event_id, event.snapshot.uri
+        )
         raise
     content = _read_capped(path, max_bytes=max_bytes, event_id=event_id)
     actual = hashlib.sha256(content).hexdigest()

@@ -41,5 +41,9 @@ def console(config: ConfigDep) -> HTMLResponse:
     html, csp = render_console(config.console_refresh_s)
     return HTMLResponse(
         html,
-        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+        headers={
+            "Content-Security-Policy": csp,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-cache",
+        },
     )

@@ -14,7 +14,10 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 
 _SNAPSHOT_ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "the snapshot uri resolves outside the data folder"},
-    404: {"model": ErrorOut, "description": "no such event, the event has no snapshot, or the file is missing"},
+    404: {
+        "model": ErrorOut,
+        "description": "no such event, the event has no snapshot, or the file is missing",
+    },
     409: {"model": ErrorOut, "description": "the file's SHA-256 differs from the one recorded in the event"},
 }
 
@@ -35,7 +38,9 @@ def get_event(event_id: uuid.UUID, store: StoreDep) -> EventOut:
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}, "description": "the verified JPEG"}, **_SNAPSHOT_ERRORS},
 )
-def get_event_snapshot(event_id: uuid.UUID, store: StoreDep, data_dir: DataDirDep, config: ConfigDep) -> Response:
+def get_event_snapshot(
+    event_id: uuid.UUID, store: StoreDep, data_dir: DataDirDep, config: ConfigDep
+) -> Response:
     """The evidence JPEG, served only when its SHA-256 matches the event (sent as `X-Content-SHA256`)."""
     snap = services.load_verified_snapshot(store, data_dir, event_id, max_bytes=config.snapshot_max_bytes)
     return Response(

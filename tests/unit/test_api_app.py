@@ -1,0 +1,121 @@
+"""App-wide behaviour: health, store failures as 503 JSON, the console page, OpenAPI, no shared state."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from api.app import create_app
+from api.config import ApiConfig
+from events.ports import EventPage, EventQuery
+from tests.unit.api_fakes import T0_MS, FakeEventStore, attach_snapshot, make_event
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FakeEventStore:
+    event, _ = attach_snapshot(tmp_path, make_event(ts_ms=T0_MS), seed=1)
+    return FakeEventStore([event])
+
+
+def test_healthz_ok(store: FakeEventStore, tmp_path: Path) -> None:
+    r = TestClient(create_app(store, tmp_path)).get("/healthz")
+    assert (r.status_code, r.json()) == (200, {"status": "ok", "store": "ok"})
+
+
+class BrokenQueryStore(FakeEventStore):
+    def query(self, q: EventQuery) -> EventPage:
+        raise ConnectionRefusedError("connection refused by 127.0.0.1:9000")
+
+
+@pytest.mark.parametrize(
+    ("broken", "cause"),
+    [
+        ("store_error", "StoreError: chdb is locked"),
+        ("other_error", "ConnectionRefusedError: connection refused"),
+    ],
+)
+def test_healthz_503_when_store_fails(store: FakeEventStore, tmp_path: Path, broken: str, cause: str) -> None:
+    if broken == "store_error":
+        store.fail = "chdb is locked"
+    else:
+        store = BrokenQueryStore()
+    r = TestClient(create_app(store, tmp_path)).get("/healthz")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "unavailable"
+    assert body["store"].startswith(f"error: {cause}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/events",
+        "/v1/alerts",
+        "/v1/alerts/counts",
+        "/v1/events/00000000-0000-0000-0000-000000000001",
+        "/v1/events/00000000-0000-0000-0000-000000000001/snapshot",
+    ],
+)
+def test_store_error_is_503_json_without_traceback(store: FakeEventStore, tmp_path: Path, path: str) -> None:
+    store.fail = "server 127.0.0.1:9000 went away"
+    r = TestClient(create_app(store, tmp_path), raise_server_exceptions=False).get(path)
+    assert r.status_code == 503
+    assert r.json() == {"detail": "store unavailable: server 127.0.0.1:9000 went away"}
+    assert "Traceback" not in r.text
+
+
+def test_console_page(store: FakeEventStore, tmp_path: Path) -> None:
+    app = create_app(store, tmp_path, config=ApiConfig(console_refresh_s=2.5))
+    r = TestClient(app).get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert '<table id="alerts">' in html and '<tbody id="rows">' in html
+    for header in ("Snapshot", "Time", "Camera", "Type", "Rule", "Track", "Label", "Confidence", "Details"):
+        assert f"<th>{header}</th>" in html
+    assert 'content="2500"' in html and "__REFRESH_MS__" not in html
+    assert '"/v1/alerts?"' in html and 'img.loading = "lazy"' in html
+    # self-contained and escaping: no external resources, no HTML built from data
+    assert not re.search(r"(src|href)=\"(https?:)?//", html) and "@import" not in html
+    assert "innerHTML" not in html and "insertAdjacentHTML" not in html and "document.write" not in html
+    # the CSP allows exactly the page's own inline script and style
+    csp = r.headers["content-security-policy"]
+    for kind in ("script", "style"):
+        (body,) = re.findall(rf"<{kind}>(.*?)</{kind}>", html, re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"{kind}-src 'sha256-{digest}';" in csp
+    assert "connect-src 'self'" in csp and "default-src 'none'" in csp
+
+
+def test_openapi_served_and_cdn_docs_off_by_default(store: FakeEventStore, tmp_path: Path) -> None:
+    client = TestClient(create_app(store, tmp_path, title="t", version="9.9"))
+    spec = client.get("/openapi.json").json()
+    assert spec["info"] == {"title": "t", "version": "9.9", "description": spec["info"]["description"]}
+    assert {
+        "/healthz",
+        "/v1/events",
+        "/v1/events/{event_id}",
+        "/v1/events/{event_id}/snapshot",
+        "/v1/alerts",
+    } <= set(spec["paths"])
+    assert "/" not in spec["paths"]
+    assert client.get("/docs").status_code == 404
+    assert TestClient(create_app(store, tmp_path, docs_url="/docs")).get("/docs").status_code == 200
+
+
+def test_apps_share_no_state(tmp_path: Path) -> None:
+    a = TestClient(create_app(FakeEventStore([make_event(ts_ms=T0_MS)]), tmp_path))
+    b = TestClient(create_app(FakeEventStore(), tmp_path, config=ApiConfig(page_limit_default=2)))
+    assert (a.get("/v1/events").json()["total"], b.get("/v1/events").json()["total"]) == (1, 0)
+    assert (a.get("/v1/events").json()["limit"], b.get("/v1/events").json()["limit"]) == (50, 2)
+
+
+def test_config_rejects_default_above_max() -> None:
+    with pytest.raises(ValidationError, match="page_limit_default"):
+        ApiConfig(page_limit_default=600, page_limit_max=500)
