@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the settings below are used by the scripts that source this file.
 # Shared settings and helpers for deploy/setup.sh and deploy/local/{start,stop,status}. Sourced, not run.
 #
 # Settings (environment):
@@ -34,7 +35,8 @@ STOP_TIMEOUT_S="${ANFANG_STOP_TIMEOUT_S:-30}"
 KAFKA_DIR="$DATA_DIR/kafka"
 KAFKA_LIBS_DIR="$KAFKA_DIR/libs"
 KAFKA_LIBS_STAMP="$KAFKA_LIBS_DIR/.anfang-kafka-libs"
-KAFKA_LOG_DIR="$KAFKA_DIR/kraft-logs"
+# Kafka's "log dir" holds its data: KRaft metadata and topic partitions (not text logs: those go to LOG_DIR).
+KAFKA_LOG_DIR="$KAFKA_DIR/logs"
 KAFKA_CONFIG="$KAFKA_DIR/server.properties"
 KAFKA_POM="$ANFANG_ROOT/deploy/local/kafka/pom.xml"
 KAFKA_LOG4J_CONFIG="$ANFANG_ROOT/deploy/local/kafka/log4j2.properties"
@@ -149,15 +151,28 @@ log_file() {
   esac
 }
 
-# The last lines of the server's logs, to stderr.
+# The last lines of the server's logs (only from its latest start where the log marks starts), to stderr.
 show_log_tail() {
   local name="$1" file
-  for file in "$(log_file "$name")" "$LOG_DIR/$name.stdout.log" "$LOG_DIR/clickhouse-server.err.log"; do
-    [[ "$name" == kafka && "$file" == *clickhouse* ]] && continue
+  local -a files
+  case "$name" in
+    kafka) files=("$LOG_DIR/kafka.log") ;;
+    clickhouse) files=("$LOG_DIR/clickhouse.stdout.log" "$LOG_DIR/clickhouse-server.err.log") ;;
+  esac
+  for file in "${files[@]}"; do
     [[ -s "$file" ]] || continue
     printf '[local] ---- last lines of %s ----\n' "$file" >&2
-    tail -n 30 "$file" >&2
+    tac "$file" | sed '/^==== .*: starting ====$/q' | tac | tail -n 30 >&2
   done
+}
+
+# Serialises start/stop runs on one data folder (waits up to the start timeout for another run).
+take_lock() {
+  mkdir -p "$RUN_DIR"
+  exec 9>"$RUN_DIR/.lock"
+  if ! flock -w "$START_TIMEOUT_S" 9; then
+    die "another deploy/local/start or stop holds $RUN_DIR/.lock for more than ${START_TIMEOUT_S} s"
+  fi
 }
 
 now_ms() {
