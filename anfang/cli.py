@@ -18,13 +18,12 @@ logger = logging.getLogger("anfang")
 
 def user_error_types() -> tuple[type[Exception], ...]:
     """Exceptions that mean "the user's input or environment is wrong": one line, exit 2, no traceback."""
-    from pipelines.sources import SourceError
-
     from anfang.commands import UsageError
     from detectors.base import DetectorError
     from events.ports import BusError, StoreError
     from pipelines.config import ConfigError
     from pipelines.evidence import EvidenceError
+    from pipelines.sources import SourceError
 
     return (ConfigError, SourceError, DetectorError, BusError, StoreError, EvidenceError, UsageError)
 

@@ -53,6 +53,7 @@ class ApiServer:
 
     def __init__(self, store: EventStore, data_dir: Path, host: str, port: int) -> None:
         import uvicorn
+
         from api.app import create_app
 
         _check_port_free(host, port)
@@ -154,7 +155,7 @@ def sink(settings: Settings, *, exit_when_idle_s: float | None) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     store = make_store(settings)
-    consumer = make_kafka_consumer(settings)
+    consumer, dead_letters = make_kafka_consumer(settings)
     try:
         stats = run_sink(
             consumer,
@@ -162,10 +163,12 @@ def sink(settings: Settings, *, exit_when_idle_s: float | None) -> int:
             batch_max=settings.sink_batch_max,
             batch_wait_s=settings.sink_batch_wait_s,
             stop=stop,
+            dead_letters=dead_letters,
             idle_exit_s=exit_when_idle_s,
         )
     finally:
         consumer.close()
+        dead_letters.close()
         store.close()
     logger.info("sink done: %s", stats)
     return 0

@@ -12,17 +12,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pipelines.sources import SourceError, open_source
+from typing import TYPE_CHECKING
 
 from anfang.settings import Settings
 from detectors.base import Detector
 from detectors.registry import build_detector
-from events.ports import EVENTS_TOPIC, EventConsumer, EventPublisher, EventStore
+from events.ports import EventConsumer, EventPublisher, EventStore
 from pipelines.config import AppConfig, CameraConfig
 from pipelines.emit import EmitContext
 from pipelines.evidence import SnapshotWriter
+from pipelines.sources import SourceError, open_source
 from pipelines.worker import CameraStats, CameraWorker
+
+if TYPE_CHECKING:
+    from events.bus.kafka_bus import KafkaDeadLetterPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -48,23 +51,41 @@ def make_store(settings: Settings) -> EventStore:
     return store
 
 
-def make_kafka_publisher(settings: Settings) -> EventPublisher:
-    from events.bus.kafka_bus import KafkaPublisher, ensure_topics
+def _ensure_topics(settings: Settings) -> None:
+    from events.bus.kafka_bus import ensure_topics
 
-    ensure_topics(settings.kafka_bootstrap)
+    ensure_topics(
+        settings.kafka_bootstrap,
+        settings.kafka_partitions,
+        topics=(settings.kafka_events_topic, settings.kafka_dlq_topic),
+        timeout_s=settings.connect_timeout_s,
+    )
+
+
+def make_kafka_publisher(settings: Settings) -> EventPublisher:
+    from events.bus.kafka_bus import KafkaPublisher
+
+    _ensure_topics(settings)
     return KafkaPublisher(
         settings.kafka_bootstrap,
-        topic=EVENTS_TOPIC,
+        topic=settings.kafka_events_topic,
         client_id=f"anfang-pipeline-{settings.worker_id}",
         timeout_s=settings.connect_timeout_s,
     )
 
 
-def make_kafka_consumer(settings: Settings) -> EventConsumer:
-    from events.bus.kafka_bus import KafkaEventConsumer, ensure_topics
+def make_kafka_consumer(settings: Settings) -> tuple[EventConsumer, KafkaDeadLetterPublisher]:
+    """The sink's consumer and where the messages it cannot parse go (the DLQ topic)."""
+    from events.bus.kafka_bus import KafkaDeadLetterPublisher, KafkaEventConsumer
 
-    ensure_topics(settings.kafka_bootstrap)
-    return KafkaEventConsumer(settings.kafka_bootstrap, group_id=settings.kafka_group_id, topic=EVENTS_TOPIC)
+    _ensure_topics(settings)
+    consumer = KafkaEventConsumer(
+        settings.kafka_bootstrap,
+        group_id=settings.kafka_group_id,
+        topic=settings.kafka_events_topic,
+        timeout_s=settings.connect_timeout_s,
+    )
+    return consumer, KafkaDeadLetterPublisher(settings.kafka_bootstrap, topic=settings.kafka_dlq_topic)
 
 
 def make_detector(config: AppConfig, settings: Settings) -> Detector:

@@ -1,0 +1,1 @@
+"""Bus implementations of events.ports' EventPublisher / EventConsumer: in-process and Kafka."""

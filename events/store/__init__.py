@@ -1,0 +1,1 @@
+"""Store implementations of events.ports' EventStore: chDB (embedded) and a ClickHouse server."""

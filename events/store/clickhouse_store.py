@@ -1,0 +1,164 @@
+"""`EventStore` on a ClickHouse server over the native protocol (clickhouse-driver).
+
+clickhouse-driver's `Client` is not thread-safe: each thread gets its own (threading.local), all of
+them closed by `close()`. Values travel as driver parameters (escaped client-side by the driver;
+tuples render as `(a, b)` for IN). Table names are always qualified with the database, which is
+created by `ensure_schema` when missing, so the connection itself never depends on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from events.ports import EventPage, EventQuery, StoreError
+from events.schema import Event
+from events.store import sql
+
+logger = logging.getLogger(__name__)
+
+
+def _server_message(exc: Any, max_chars: int = 500) -> str:
+    """The server's message without its stack trace, on one line."""
+    text = str(getattr(exc, "message", "") or exc).split(" Stack trace:", 1)[0]
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
+
+
+class ClickHouseStore:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        database: str = "anfang",
+        user: str = "default",
+        password: str = "",
+        connect_timeout_s: float = 10.0,
+        *,
+        query_timeout_s: float = 60.0,
+        retention_days: int | None = None,
+        max_limit: int = 10_000,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._db = sql.check_identifier(database)
+        self._user = user
+        self._password = password
+        self._connect_timeout_s = connect_timeout_s
+        self._query_timeout_s = query_timeout_s
+        self._retention_days = retention_days
+        self._max_limit = max_limit
+        self._local = threading.local()
+        self._clients: list[Any] = []
+        self._clients_lock = threading.Lock()
+        self._insert_lock = threading.Lock()
+        self._closed = False
+        try:
+            version = str(self._execute("SELECT version()")[0][0])
+        except BaseException:
+            self.close()
+            raise
+        self._features = sql.ServerFeatures.from_version(version)
+        logger.info("ClickHouse %s at %s:%d, database %s", version, host, port, self._db)
+
+    @property
+    def features(self) -> sql.ServerFeatures:
+        return self._features
+
+    @property
+    def address(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    def _client(self) -> Any:
+        if self._closed:
+            raise StoreError(f"ClickHouse store for {self.address} is closed")
+        client = getattr(self._local, "client", None)
+        if client is not None:
+            return client
+        from clickhouse_driver import Client
+
+        client = Client(
+            host=self._host,
+            port=self._port,
+            user=self._user,
+            password=self._password,
+            connect_timeout=self._connect_timeout_s,
+            send_receive_timeout=self._query_timeout_s,
+            sync_request_timeout=self._connect_timeout_s,
+            client_name="anfang",
+        )
+        with self._clients_lock:
+            self._clients.append(client)
+        self._local.client = client
+        return client
+
+    def _execute(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+        from clickhouse_driver import errors
+
+        client = self._client()
+        try:
+            rows: list[tuple[Any, ...]] = client.execute(query, params)
+        except errors.ServerException as exc:
+            raise StoreError(
+                f"ClickHouse at {self.address} refused a query: {_server_message(exc)} (code {exc.code})"
+            ) from exc
+        except (errors.Error, OSError, EOFError) as exc:
+            with contextlib.suppress(Exception):
+                client.disconnect()
+            raise StoreError(f"cannot reach ClickHouse at {self.address}: {exc}") from exc
+        return rows
+
+    def _bound(self, build: Any, *args: Any) -> list[tuple[Any, ...]]:
+        """Runs `build(database, *args, binder)` with driver parameters."""
+        binder = sql.DriverParams()
+        query = build(self._db, *args, binder)
+        return self._execute(query, binder.params)
+
+    def ensure_schema(self) -> None:
+        self._execute(sql.create_database_sql(self._db))
+        self._execute(sql.create_events_table_sql(self._db, self._features, self._retention_days))
+        if self._retention_days is not None and not self._features.ttl:
+            logger.warning(
+                "ClickHouse %s has no TTL: retention_days=%d is not applied (drop old partitions by hand)",
+                ".".join(map(str, self._features.version)),
+                self._retention_days,
+            )
+
+    def insert(self, events: Sequence[Event]) -> int:
+        unique = sql.unique_by_id(events)
+        if not unique:
+            return 0
+        with self._insert_lock:
+            existing = {row[0] for row in self._bound(sql.existing_ids_sql, unique)}
+            new = [e for e in unique if e.event_id not in existing]
+            if new:
+                columns = ", ".join(sql.EVENT_COLUMNS)
+                rows = [sql.event_row(e) for e in new]
+                self._execute(f"INSERT INTO {self._db}.{sql.EVENTS_TABLE} ({columns}) VALUES", rows)
+        return len(new)
+
+    def query(self, q: EventQuery) -> EventPage:
+        sql.check_query(q, self._max_limit)
+        rows = self._bound(sql.page_sql, q)
+        total = int(self._bound(sql.count_sql, q)[0][0])
+        return EventPage(events=[sql.parse_payload(str(r[0])) for r in rows], total=total)
+
+    def get(self, event_id: uuid.UUID) -> Event | None:
+        rows = self._bound(sql.get_sql, event_id)
+        return sql.parse_payload(str(rows[0][0])) if rows else None
+
+    def count_by_type(self, camera_id: str | None = None) -> dict[str, int]:
+        rows = self._bound(sql.count_by_type_sql, camera_id)
+        return {str(t): int(n) for t, n in rows}
+
+    def close(self) -> None:
+        with self._clients_lock:
+            self._closed = True
+            clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.disconnect()
