@@ -77,6 +77,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    if not getattr(args, "verbose", False):
+        # Client libraries log their own retries with tracebacks; our errors already name the cause.
+        for noisy in ("clickhouse_driver", "kafka"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     if args.command == "schema":
         from events.schema import event_json_schema
 

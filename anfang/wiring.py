@@ -135,7 +135,7 @@ def run_cameras(
             with open_source(
                 camera.uri, queue_max=settings.frame_queue_max, analysis_fps=camera.analysis_fps
             ) as source:
-                worker.start_stream(source.resolution_wh, camera.analysis_fps or source.fps or 10.0)
+                worker.start_stream(source.resolution_wh, _analysed_fps(camera.analysis_fps, source.fps))
                 base_ts_ms = start_ts_ms if start_ts_ms is not None else int(time.time() * 1000)
                 worker.run(source, base_ts_ms, stop, _progress, settings.progress_every_s)
         except SourceError as exc:
@@ -161,6 +161,12 @@ def run_cameras(
         while t.is_alive():
             t.join(timeout=0.5)
     return result
+
+
+def _analysed_fps(analysis_fps: float | None, source_fps: float | None) -> float:
+    """Frames per second the tracker really sees: the analysis rate, never above the stream's."""
+    rates = [r for r in (analysis_fps, source_fps) if r]
+    return min(rates) if rates else 10.0
 
 
 def summarise(result: RunResult, elapsed_s: float) -> list[str]:

@@ -59,7 +59,13 @@ def full_pipeline(config: AppConfig, detector: Detector, n: int, work_dir: Path)
     stop_sink = threading.Event()
     sink = threading.Thread(
         target=run_sink,
-        kwargs={"consumer": bus.consumer(), "store": store, "batch_max": 500, "batch_wait_s": 0.5, "stop": stop_sink},
+        kwargs={
+            "consumer": bus.consumer(),
+            "store": store,
+            "batch_max": 500,
+            "batch_wait_s": 0.5,
+            "stop": stop_sink,
+        },
         daemon=True,
     )
     sink.start()
@@ -102,8 +108,13 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             fps, stored = full_pipeline(config, detector, len(frames), Path(tmp))
         full_fps.append(fps)
-        logger.info("round %d: detector-only %.2f FPS, full pipeline %.2f FPS (%d events stored)",
-                    r + 1, det_fps[-1], fps, stored)
+        logger.info(
+            "round %d: detector-only %.2f FPS, full pipeline %.2f FPS (%d events stored)",
+            r + 1,
+            det_fps[-1],
+            fps,
+            stored,
+        )
     det, full = statistics.median(det_fps), statistics.median(full_fps)
     logger.info("frames: %d, rounds: %d", len(frames), args.rounds)
     logger.info("detector-only FPS (median): %.2f", det)

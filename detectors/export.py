@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from detectors.base import DetectorError
+from detectors.onnx_yolo import one_line
 from detectors.ultralytics_yolo import import_ultralytics
 
 logger = logging.getLogger(__name__)
@@ -64,9 +65,8 @@ def export_onnx(
         try:
             model: Any = ultralytics.YOLO(str(work), task="detect")
         except Exception as exc:  # torch/ultralytics raise many types for bad checkpoints
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            first_line = first_line.replace(str(work), str(weights))
-            raise DetectorError(f"cannot load weights {weights}: {first_line}") from exc
+            cause = one_line(exc).replace(str(work), str(weights))
+            raise DetectorError(f"cannot load weights {weights}: {cause}") from exc
         names = {int(k): str(v) for k, v in dict(model.names).items()}
         logger.info("exporting %s (classes %s) at imgsz_hw=%s opset=%d", weights, names, imgsz_hw, opset)
         produced = Path(
@@ -100,7 +100,9 @@ def export_onnx(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m detectors.export", description="Export an ultralytics checkpoint to ONNX.")
+    parser = argparse.ArgumentParser(
+        prog="python -m detectors.export", description="Export an ultralytics checkpoint to ONNX."
+    )
     parser.add_argument("--weights", type=Path, required=True, help="ultralytics .pt checkpoint")
     parser.add_argument("--imgsz", type=int, nargs=2, metavar=("H", "W"), default=[480, 640])
     parser.add_argument("--out", type=Path, required=True, help="output .onnx path")

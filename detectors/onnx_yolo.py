@@ -22,17 +22,35 @@ class OnnxYoloConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["onnx"] = "onnx"
-    model_path: Path = Field(description="ONNX file exported by ultralytics; relative paths are under the data folder")
+    model_path: Path = Field(
+        description="ONNX file exported by ultralytics; relative paths are under the data folder"
+    )
     input_hw: tuple[int, int] | None = Field(
         default=None, description="network input (height, width); None = read from the model (must be fixed)"
     )
     confidence: float = Field(default=0.25, gt=0, le=1)
     iou: float = Field(default=0.45, gt=0, le=1, description="NMS IoU threshold")
-    class_names: dict[int, str] = Field(default_factory=lambda: {0: "person"})
+    class_names: dict[int, str] = Field(
+        default_factory=lambda: {0: "person"},
+        description="labels by class id; set, they replace the model's own names id by id; "
+        "left unset, the model's names (ONNX metadata or the export's .json) win and this default "
+        "only names a model that carries none",
+    )
     intra_op_threads: int = Field(default=2, ge=1, description="ONNX Runtime intra-op threads")
+    intra_op_spinning: bool = Field(
+        default=False,
+        description="let idle ONNX Runtime threads busy-wait: a little faster on an otherwise idle machine, "
+        "much slower when cameras, decoders or other processes share the cores",
+    )
     model_name: str = "yolov8s-people"
     model_version: str = "1"
     max_detections: int = Field(default=300, ge=1, description="boxes kept per frame after NMS")
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (library errors can span pages)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def resolve_model_path(model_path: Path, base_dir: Path) -> Path:
@@ -90,21 +108,29 @@ class OnnxYoloDetector:
         self._config = config
         path = resolve_model_path(config.model_path, base_dir)
         if not path.is_file():
-            raise DetectorError(f"ONNX model not found: {path} (run deploy/setup.sh or fix detector.model_path)")
+            raise DetectorError(
+                f"ONNX model not found: {path} (run deploy/setup.sh or fix detector.model_path)"
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = config.intra_op_threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if config.intra_op_spinning else "0"
+        )
         try:
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DetectorError(f"cannot load ONNX model {path}: {first_line}") from exc
+            raise DetectorError(f"cannot load ONNX model {path}: {one_line(exc)}") from exc
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or len(outputs) < 1:
-            raise DetectorError(f"{path}: expected 1 input and >= 1 output, got {len(inputs)} and {len(outputs)}")
+            raise DetectorError(
+                f"{path}: expected 1 input and >= 1 output, got {len(inputs)} and {len(outputs)}"
+            )
+        if inputs[0].type != "tensor(float)":
+            raise DetectorError(f"{path}: input is {inputs[0].type}; export a float32 model (no half)")
         self._input_name: str = inputs[0].name
         self._output_name: str = outputs[0].name
         self._input_hw = self._pick_input_hw(path, inputs[0].shape, config.input_hw)
@@ -136,7 +162,9 @@ class OnnxYoloDetector:
                 raise DetectorError(f"{path}: input size is dynamic {model_hw}; set detector.input_hw")
             return int(model_hw[0]), int(model_hw[1])
         if fixed and tuple(model_hw) != tuple(configured):
-            raise DetectorError(f"{path}: detector.input_hw={configured} but the model's input is fixed at {model_hw}")
+            raise DetectorError(
+                f"{path}: detector.input_hw={configured} but the model's input is fixed at {model_hw}"
+            )
         return configured
 
     @staticmethod

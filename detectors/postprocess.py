@@ -59,7 +59,9 @@ class Letterboxer:
     def __call__(self, frame_bgr: npt.NDArray[np.uint8]) -> Letterbox:
         """Fill `self.tensor` from `frame_bgr` (H x W x 3 uint8 BGR); returns the mapping used."""
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}")
+            raise ValueError(
+                f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
+            )
         src_hw = (int(frame_bgr.shape[0]), int(frame_bgr.shape[1]))
         params = self._params
         if params is None or params.src_hw != src_hw:
@@ -120,8 +122,12 @@ def nms_class_aware(xyxy: FloatArray, scores: FloatArray, class_id: IntArray, io
         best = int(order[0])
         kept.append(best)
         rest = order[1:]
-        inter_w = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
-        inter_h = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
+        inter_w = np.clip(
+            np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None
+        )
+        inter_h = np.clip(
+            np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None
+        )
         inter = inter_w * inter_h
         union = areas[best] + areas[rest] - inter
         overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)

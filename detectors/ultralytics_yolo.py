@@ -13,7 +13,7 @@ import supervision as sv
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import DetectorError, FrameBGR, ModelInfo
-from detectors.onnx_yolo import label_table, merge_class_names, resolve_model_path
+from detectors.onnx_yolo import label_table, merge_class_names, one_line, resolve_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +60,24 @@ class UltralyticsDetector:
         self._config = config
         path = resolve_model_path(config.model_path, base_dir)
         if not path.is_file():
-            raise DetectorError(f"ultralytics model not found: {path} (run deploy/setup.sh or fix detector.model_path)")
+            raise DetectorError(
+                f"ultralytics model not found: {path} (run deploy/setup.sh or fix detector.model_path)"
+            )
         ultralytics = import_ultralytics(base_dir / "ultralytics")
         try:
             self._yolo: Any = ultralytics.YOLO(str(path), task="detect")
         except Exception as exc:  # torch/ultralytics raise many types for bad checkpoints
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DetectorError(f"cannot load ultralytics model {path}: {first_line}") from exc
+            raise DetectorError(f"cannot load ultralytics model {path}: {one_line(exc)}") from exc
         model_names = {int(k): str(v) for k, v in dict(self._yolo.names).items()}
         self._names = merge_class_names(model_names, config.class_names, {0: "person"})
         self._labels = label_table(self._names, len(model_names))
         self._model = ModelInfo(config.model_name, config.model_version)
         # The first predict builds the predictor, whose select_device() resets torch's thread count to
         # ultralytics' NUM_THREADS (cpu_count - 1); warm up once, then apply ours.
-        self._predict(np.zeros((*config.imgsz, 3), dtype=np.uint8))
+        try:
+            self._predict(np.zeros((*config.imgsz, 3), dtype=np.uint8))
+        except Exception as exc:  # a checkpoint that loads but cannot run (wrong task, broken graph)
+            raise DetectorError(f"ultralytics model {path} cannot run: {one_line(exc)}") from exc
         logger.info(
             "ultralytics detector %s: imgsz=%s classes=%s torch_threads=%d",
             path.name,
@@ -106,7 +110,9 @@ class UltralyticsDetector:
 
     def detect(self, frame_bgr: FrameBGR) -> sv.Detections:
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            raise DetectorError(f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}")
+            raise DetectorError(
+                f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
+            )
         boxes = self._predict(frame_bgr).boxes
         class_id = boxes.cls.numpy().astype(int)
         return sv.Detections(

@@ -77,13 +77,13 @@ class CameraWorker:
         self._engine = RuleEngine.for_camera(self.camera, resolution_wh)
         self._tracker = Tracker(self._tracker_config, fps)
 
-    def process(self, image_bgr: FrameBGR, ts_ms: int) -> list[Event]:
+    def process(self, image_bgr: FrameBGR, ts_ms: int, pts_ms: int | None = None) -> list[Event]:
         if self._engine is None or self._tracker is None or self._resolution_wh is None:
             h, w = image_bgr.shape[:2]
             self.start_stream((w, h), self.camera.analysis_fps or 10.0)
         assert self._engine is not None and self._tracker is not None and self._resolution_wh is not None
         detections = self._detector.detect(image_bgr)
-        tracked = self._tracker.update(detections)
+        tracked = self._tracker.update(detections, pts_ms)
         findings = self._engine.evaluate(tracked, ts_ms)
         events: list[Event] = []
         for finding in findings:
@@ -121,7 +121,7 @@ class CameraWorker:
             if stop.is_set():
                 break
             t0 = time.monotonic()
-            self.process(frame.image_bgr, base_ts_ms + frame.pts_ms)
+            self.process(frame.image_bgr, base_ts_ms + frame.pts_ms, frame.pts_ms)
             now = time.monotonic()
             self.stats.busy_s += now - t0
             self.stats.wall_s = now - started

@@ -90,7 +90,13 @@ def _make_run(tmp: Path, mode: str) -> Run:
 
 def _anfang(run: Run, *args: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [*ANFANG, *args], cwd=REPO, env=run.env, capture_output=True, text=True, timeout=timeout_s, check=False
+        [*ANFANG, *args],
+        cwd=REPO,
+        env=run.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
     )
     assert proc.returncode == 0, f"anfang {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     return proc
@@ -99,16 +105,29 @@ def _anfang(run: Run, *args: str, timeout_s: float = 600) -> subprocess.Complete
 def _kcat_events(run: Run) -> list[dict[str, Any]]:
     proc = subprocess.run(
         ["kcat", "-b", f"127.0.0.1:{KAFKA_PORT}", "-C", "-t", run.topic, "-o", "beginning", "-e", "-J", "-q"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
 def _clickhouse_ids(run: Run) -> list[str]:
     proc = subprocess.run(
-        ["clickhouse-client", "--port", str(CLICKHOUSE_PORT), "--database", run.database,
-         "--query", "SELECT toString(event_id) FROM events FINAL FORMAT TabSeparated"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            "clickhouse-client",
+            "--port",
+            str(CLICKHOUSE_PORT),
+            "--database",
+            run.database,
+            "--query",
+            "SELECT toString(event_id) FROM events FINAL FORMAT TabSeparated",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return proc.stdout.split()
 
@@ -120,8 +139,12 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run,
         pytest.fail(f"servers not running ({', '.join(down)}): run deploy/local/start (make test does)")
     run = _make_run(tmp_path_factory.mktemp("distributed"), "distributed")
     sink = subprocess.Popen(
-        [*ANFANG, "sink", "--exit-when-idle", "8"], cwd=REPO, env=run.env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [*ANFANG, "sink", "--exit-when-idle", "8"],
+        cwd=REPO,
+        env=run.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         _anfang(run, "pipeline", "--start-ts-ms", str(START_TS_MS))
@@ -133,12 +156,21 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run,
     messages = _kcat_events(run)
     yield run, messages
     subprocess.run(
-        ["clickhouse-client", "--port", str(CLICKHOUSE_PORT), "--query", f"DROP DATABASE IF EXISTS {run.database}"],
-        check=False, timeout=60,
+        [
+            "clickhouse-client",
+            "--port",
+            str(CLICKHOUSE_PORT),
+            "--query",
+            f"DROP DATABASE IF EXISTS {run.database}",
+        ],
+        check=False,
+        timeout=60,
     )
 
 
-def test_events_on_kafka_validate_against_published_schema(distributed: tuple[Run, list[dict[str, Any]]]) -> None:
+def test_events_on_kafka_validate_against_published_schema(
+    distributed: tuple[Run, list[dict[str, Any]]],
+) -> None:
     _, messages = distributed
     schema = json.loads((REPO / "events/schemas/event-1.0.json").read_text())
     assert len(messages) >= 5, "the demo rules should fire on vtest.avi"
@@ -162,8 +194,14 @@ def test_clickhouse_holds_every_event_once(distributed: tuple[Run, list[dict[str
 def test_api_serves_events_and_snapshots(distributed: tuple[Run, list[dict[str, Any]]]) -> None:
     run, messages = distributed
     port = _free_port()
-    api = subprocess.Popen([*ANFANG, "api", "--port", str(port)], cwd=REPO, env=run.env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    api = subprocess.Popen(
+        [*ANFANG, "api", "--port", str(port)],
+        cwd=REPO,
+        env=run.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -182,7 +220,9 @@ def test_api_serves_events_and_snapshots(distributed: tuple[Run, list[dict[str, 
             page = httpx.get(f"{base}/v1/events", params={"limit": 100, "offset": offset}, timeout=10).json()
             items.extend(page["items"])
             offset = page["next_offset"]
-        assert sorted(i["event_id"] for i in items) == sorted({json.loads(m["payload"])["event_id"] for m in messages})
+        assert sorted(i["event_id"] for i in items) == sorted(
+            {json.loads(m["payload"])["event_id"] for m in messages}
+        )
         for item in items:
             r = httpx.get(f"{base}/v1/events/{item['event_id']}/snapshot", timeout=10)
             assert r.status_code == 200, r.text
@@ -211,10 +251,18 @@ def test_embedded_mode_yields_the_same_events(
         store.close()
 
     def key(e: dict[str, Any]) -> tuple[Any, ...]:
-        return (e["ts_ms"], e["type"], e["rule_id"], e["track_id"], json.dumps(e["attributes"], sort_keys=True))
+        return (
+            e["ts_ms"],
+            e["type"],
+            e["rule_id"],
+            e["track_id"],
+            json.dumps(e["attributes"], sort_keys=True),
+        )
 
     dist = sorted(key(json.loads(m["payload"])) for m in messages)
     emb = sorted(key(e.model_dump(mode="json")) for e in embedded)
     assert emb == dist
-    assert sorted(str(e.event_id) for e in embedded) == sorted(json.loads(m["payload"])["event_id"] for m in messages)
+    assert sorted(str(e.event_id) for e in embedded) == sorted(
+        json.loads(m["payload"])["event_id"] for m in messages
+    )
     assert shutil.which("kcat")  # the independent client really was there

@@ -1,4 +1,4 @@
-"""Dependencies point one way (import-linter contracts in pyproject.toml), and importing has no side effects."""
+"""Dependencies point one way (import-linter contracts in pyproject.toml); importing has no side effects."""
 
 from __future__ import annotations
 

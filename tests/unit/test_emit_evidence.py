@@ -18,8 +18,12 @@ from pipelines.evidence import EvidenceError, SnapshotWriter
 
 
 def ctx(severity: Severity, alert_severity: Severity) -> EmitContext:
-    rule = LineCrossingRule(id="r", type="line_crossing", line="l", severity=severity, alert_severity=alert_severity)
-    return EmitContext(camera_id="cam", site_id="site", worker_id="w1", model=ModelInfo("m", "1"), rules={"r": rule})
+    rule = LineCrossingRule(
+        id="r", type="line_crossing", line="l", severity=severity, alert_severity=alert_severity
+    )
+    return EmitContext(
+        camera_id="cam", site_id="site", worker_id="w1", model=ModelInfo("m", "1"), rules={"r": rule}
+    )
 
 
 FINDING = Finding(
@@ -63,11 +67,14 @@ def test_snapshot_written_with_matching_hash(tmp_path: Path) -> None:
     frame = np.full((100, 200, 3), 127, dtype=np.uint8)
     c = ctx(Severity.MEDIUM, Severity.MEDIUM)
     eid = event_id_for(c, FINDING, 1_700_000_000_000)
-    snap = writer.write(frame, camera_id="cam", event_id=eid, ts_ms=1_700_000_000_000, xyxy=(10, 10, 50, 90), caption="x")
+    snap = writer.write(
+        frame, camera_id="cam", event_id=eid, ts_ms=1_700_000_000_000, xyxy=(10, 10, 50, 90), caption="x"
+    )
     path = tmp_path / snap.uri
     assert snap.uri == f"snapshots/cam/2023-11-14/{eid}.jpg"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == snap.sha256
     image = cv2.imread(str(path))
+    assert image is not None
     assert image.shape == (50, 100, 3)  # scaled down to max_width_px
     assert not list(path.parent.glob("*.tmp"))
 
@@ -79,4 +86,11 @@ def test_unwritable_snapshot_folder_is_a_clear_error(tmp_path: Path) -> None:
     frame = np.zeros((10, 10, 3), dtype=np.uint8)
     c = ctx(Severity.MEDIUM, Severity.MEDIUM)
     with pytest.raises(EvidenceError, match="cannot write snapshot"):
-        writer.write(frame, camera_id="cam", event_id=event_id_for(c, FINDING, 0), ts_ms=0, xyxy=(1, 1, 5, 5), caption="")
+        writer.write(
+            frame,
+            camera_id="cam",
+            event_id=event_id_for(c, FINDING, 0),
+            ts_ms=0,
+            xyxy=(1, 1, 5, 5),
+            caption="",
+        )

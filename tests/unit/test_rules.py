@@ -7,14 +7,16 @@ import pytest
 import supervision as sv
 
 from events.schema import EventType, LineCrossingAttributes, ZoneIntrusionAttributes
+from pipelines.analytics.base import Finding
 from pipelines.analytics.engine import RuleEngine
 from pipelines.config import CameraConfig
 
 RES_WH = (200, 100)
+Box = tuple[int, float, float, str]
 FRAME_MS = 100
 
 
-def tracked(boxes: list[tuple[int, float, float, str]]) -> sv.Detections:
+def tracked(boxes: list[Box]) -> sv.Detections:
     """(track_id, x_center_px, y_bottom_px, label) -> tracked detections of 10x20 px boxes."""
     if not boxes:
         return sv.Detections.empty()
@@ -40,16 +42,16 @@ def camera(rules: list[dict[str, object]]) -> CameraConfig:
     )
 
 
-def run(cam: CameraConfig, frames: list[list[tuple[int, float, float, str]]]) -> list[tuple[int, object]]:
+def run(cam: CameraConfig, frames: list[list[Box]]) -> list[tuple[int, Finding]]:
     engine = RuleEngine.for_camera(cam, RES_WH)
-    fired = []
+    fired: list[tuple[int, Finding]] = []
     for i, boxes in enumerate(frames):
         for f in engine.evaluate(tracked(boxes), i * FRAME_MS):
             fired.append((i, f))
     return fired
 
 
-def walk(track: int, xs: list[float], label: str = "person") -> list[list[tuple[int, float, float, str]]]:
+def walk(track: int, xs: list[float], label: str = "person") -> list[list[Box]]:
     return [[(track, x, 60.0, label)] for x in xs]
 
 
@@ -60,19 +62,27 @@ LINE = {"id": "l", "type": "line_crossing", "line": "mid", "cooldown_s": 0}
 @pytest.mark.parametrize(
     ("frames", "expected_frames"),
     [
-        (walk(1, [20, 40, 60, 80, 120, 130, 140, 150, 160, 170]), [7]),  # enters at frame 4, fires after 0.3 s
+        (
+            walk(1, [20, 40, 60, 80, 120, 130, 140, 150, 160, 170]),
+            [7],
+        ),  # in from frame 4, fires after 0.3 s
         (walk(1, [20, 40, 60, 80, 90, 80]), []),  # never inside
-        (walk(1, [120, 130, 40, 150, 160]), []),  # leaves before dwelling long enough, re-entry restarts the clock
+        (
+            walk(1, [120, 130, 40, 150, 160]),
+            [],
+        ),  # leaves too soon; re-entry restarts
         (walk(1, [120] * 20), [3]),  # cooldown: one event for a long stay
         (walk(1, [120] * 5, label="car"), []),  # label not watched
     ],
 )
-def test_zone_intrusion(frames: list[list[tuple[int, float, float, str]]], expected_frames: list[int]) -> None:
+def test_zone_intrusion(
+    frames: list[list[tuple[int, float, float, str]]], expected_frames: list[int]
+) -> None:
     fired = run(camera([ZONE]), frames)
     assert [i for i, _ in fired] == expected_frames
     for _, f in fired:
-        assert f.type == EventType.ZONE_INTRUSION  # type: ignore[attr-defined]
-        attrs = f.attributes  # type: ignore[attr-defined]
+        assert f.type == EventType.ZONE_INTRUSION
+        attrs = f.attributes
         assert isinstance(attrs, ZoneIntrusionAttributes)
         assert attrs.zone_id == "right"
         assert attrs.dwell_s >= 0.3
@@ -92,9 +102,9 @@ def test_line_crossing_direction(xs: list[float], directions: list[str], expecte
     fired = run(camera([{**LINE, "directions": directions}]), walk(7, xs))
     got = []
     for _, f in fired:
-        attrs = f.attributes  # type: ignore[attr-defined]
+        attrs = f.attributes
         assert isinstance(attrs, LineCrossingAttributes)
-        assert f.track_id == 7  # type: ignore[attr-defined]
+        assert f.track_id == 7
         got.append(attrs.direction)
     assert got == expected
 
@@ -102,7 +112,10 @@ def test_line_crossing_direction(xs: list[float], directions: list[str], expecte
 def test_line_cooldown_per_direction() -> None:
     rule = {**LINE, "cooldown_s": 10}
     fired = run(camera([rule]), walk(3, [40, 160, 40, 160, 40]))
-    assert [f.attributes.direction for _, f in fired] == ["in", "out"]  # type: ignore[attr-defined]
+    attrs = [f.attributes for _, f in fired]
+    directions = [a.direction for a in attrs if isinstance(a, LineCrossingAttributes)]
+    assert directions == ["in", "out"]
+    assert len(fired) == 2
 
 
 def test_untracked_detections_never_fire() -> None:
@@ -116,4 +129,4 @@ def test_untracked_detections_never_fire() -> None:
 def test_two_tracks_fire_independently() -> None:
     frames = [[(1, 120.0, 60.0, "person"), (2, 150.0, 60.0, "person")] for _ in range(5)]
     fired = run(camera([ZONE]), frames)
-    assert sorted(f.track_id for _, f in fired) == [1, 2]  # type: ignore[attr-defined]
+    assert sorted(f.track_id for _, f in fired) == [1, 2]
