@@ -7,7 +7,6 @@ import signal
 import socket
 import threading
 import time
-from pathlib import Path
 from types import FrameType
 
 from anfang.settings import Settings
@@ -51,13 +50,15 @@ def _check_port_free(host: str, port: int) -> None:
 class ApiServer:
     """uvicorn in a background thread, so the API serves while the pipeline runs."""
 
-    def __init__(self, store: EventStore, data_dir: Path, host: str, port: int) -> None:
+    def __init__(self, store: EventStore, settings: Settings) -> None:
         import uvicorn
 
         from api.app import create_app
 
+        host, port = settings.api_host, settings.api_port
         _check_port_free(host, port)
-        config = uvicorn.Config(create_app(store, data_dir), host=host, port=port, log_level="warning")
+        app = create_app(store, settings.data_dir, config=settings.api)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
         self.url = f"http://{host}:{port}"
@@ -103,7 +104,7 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None) -> int:
         name="sink",
         daemon=True,
     )
-    api = None if once else ApiServer(store, settings.data_dir, settings.api_host, settings.api_port)
+    api = None if once else ApiServer(store, settings)
     sink.start()
     if api is not None:
         api.start()
@@ -178,7 +179,7 @@ def api(settings: Settings) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     store = make_store(settings)
-    server = ApiServer(store, settings.data_dir, settings.api_host, settings.api_port)
+    server = ApiServer(store, settings)
     server.start()
     while not stop.wait(0.5):
         pass

@@ -9,9 +9,11 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.config import ApiConfig
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ANFANG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ANFANG_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(default=Path("data"), description="models, media, chDB store, snapshots")
     mode: Literal["embedded", "distributed"] = Field(
@@ -38,3 +40,6 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     frame_queue_max: int = Field(default=8, ge=1, description="decoded frames buffered per camera")
     progress_every_s: float = Field(default=2.0, gt=0)
+    api: ApiConfig = Field(
+        default_factory=ApiConfig, description="API limits, e.g. ANFANG_API__PAGE_LIMIT_MAX=1000"
+    )
