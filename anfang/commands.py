@@ -19,7 +19,7 @@ from anfang.wiring import (
     run_cameras,
     summarise,
 )
-from events.ports import EventStore
+from events.ports import EventPublisher, EventStore
 from pipelines.config import AppConfig, load_config
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,26 @@ def _load(settings: Settings) -> AppConfig:
     return load_config(settings.config_path)
 
 
+def _run_and_report(
+    config: AppConfig,
+    settings: Settings,
+    publisher: EventPublisher,
+    stop: threading.Event,
+    start_ts_ms: int | None,
+) -> RunResult:
+    """Run every camera, deliver what was published (also on failure), log the summary."""
+    started = time.monotonic()
+    try:
+        result = run_cameras(
+            config, settings, publisher, lambda: make_detector(config, settings), stop, start_ts_ms
+        )
+    finally:
+        publisher.flush(timeout_s=settings.flush_timeout_s)
+    for line in summarise(result, time.monotonic() - started):
+        logger.info("%s", line)
+    return result
+
+
 def demo(settings: Settings, *, once: bool, start_ts_ms: int | None) -> int:
     """Embedded: in-process bus + chDB; pipeline, sink and API in this one process."""
     from events.bus.inproc import InProcessBus
@@ -108,17 +128,11 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None) -> int:
     sink.start()
     if api is not None:
         api.start()
-    started = time.monotonic()
     try:
-        result = run_cameras(
-            config, settings, publisher, lambda: make_detector(config, settings), stop, start_ts_ms
-        )
+        result = _run_and_report(config, settings, publisher, stop, start_ts_ms)
     finally:
-        publisher.flush(timeout_s=60)
         sink_stop.set()
         sink.join(timeout=60)
-    for line in summarise(result, time.monotonic() - started):
-        logger.info("%s", line)
     logger.info("stored: %s", store.count_by_type())
     if api is not None and not stop.is_set():
         logger.info("video done; still serving %s (Ctrl-C to quit)", api.url)
@@ -136,16 +150,10 @@ def pipeline(settings: Settings, *, start_ts_ms: int | None) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     publisher = make_kafka_publisher(settings)
-    started = time.monotonic()
     try:
-        result = run_cameras(
-            config, settings, publisher, lambda: make_detector(config, settings), stop, start_ts_ms
-        )
+        result = _run_and_report(config, settings, publisher, stop, start_ts_ms)
     finally:
-        publisher.flush(timeout_s=60)
         publisher.close()
-    for line in summarise(result, time.monotonic() - started):
-        logger.info("%s", line)
     return _exit_code(result)
 
 

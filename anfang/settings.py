@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     sink_batch_wait_s: float = Field(default=0.5, gt=0, description="max wait to fill a batch")
     bus_queue_max: int = Field(default=10_000, ge=1, description="in-process bus capacity (events)")
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    flush_timeout_s: float = Field(default=60.0, gt=0, description="max wait to deliver events at shutdown")
     frame_queue_max: int = Field(default=8, ge=1, description="decoded frames buffered per camera")
     progress_every_s: float = Field(default=2.0, gt=0)
     api: ApiConfig = Field(

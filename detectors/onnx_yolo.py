@@ -42,6 +42,12 @@ class OnnxYoloConfig(BaseModel):
         description="let idle ONNX Runtime threads busy-wait: a little faster on an otherwise idle machine, "
         "much slower when cameras, decoders or other processes share the cores",
     )
+    providers: list[str] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        min_length=1,
+        description="ONNX Runtime execution providers in order of preference, e.g. "
+        "[CUDAExecutionProvider, CPUExecutionProvider] with onnxruntime-gpu",
+    )
     model_name: str = "yolov8s-people"
     model_version: str = "1"
     max_detections: int = Field(default=300, ge=1, description="boxes kept per frame after NMS")
@@ -53,8 +59,12 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def resolve_model_path(model_path: Path, base_dir: Path) -> Path:
-    return model_path if model_path.is_absolute() else base_dir / model_path
+def resolve_model_path(model_path: Path, base_dir: Path, what: str = "model") -> Path:
+    """Relative paths are under `base_dir` (the data folder); a missing file is a clear DetectorError."""
+    path = model_path if model_path.is_absolute() else base_dir / model_path
+    if not path.is_file():
+        raise DetectorError(f"{what} not found: {path} (run deploy/setup.sh or fix detector.model_path)")
+    return path
 
 
 def merge_class_names(
@@ -106,11 +116,7 @@ class OnnxYoloDetector:
         import onnxruntime as ort
 
         self._config = config
-        path = resolve_model_path(config.model_path, base_dir)
-        if not path.is_file():
-            raise DetectorError(
-                f"ONNX model not found: {path} (run deploy/setup.sh or fix detector.model_path)"
-            )
+        path = resolve_model_path(config.model_path, base_dir, "ONNX model")
         options = ort.SessionOptions()
         options.intra_op_num_threads = config.intra_op_threads
         options.inter_op_num_threads = 1
@@ -120,8 +126,14 @@ class OnnxYoloDetector:
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if config.intra_op_spinning else "0"
         )
+        missing = [p for p in config.providers if p not in ort.get_available_providers()]
+        if missing:
+            raise DetectorError(
+                f"ONNX Runtime execution provider(s) {missing} not available here "
+                f"(available: {ort.get_available_providers()})"
+            )
         try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(path), options, providers=config.providers)
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             raise DetectorError(f"cannot load ONNX model {path}: {one_line(exc)}") from exc
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()

@@ -58,11 +58,7 @@ class UltralyticsDetector:
 
     def __init__(self, config: UltralyticsConfig, base_dir: Path) -> None:
         self._config = config
-        path = resolve_model_path(config.model_path, base_dir)
-        if not path.is_file():
-            raise DetectorError(
-                f"ultralytics model not found: {path} (run deploy/setup.sh or fix detector.model_path)"
-            )
+        path = resolve_model_path(config.model_path, base_dir, "ultralytics model")
         ultralytics = import_ultralytics(base_dir / "ultralytics")
         try:
             self._yolo: Any = ultralytics.YOLO(str(path), task="detect")

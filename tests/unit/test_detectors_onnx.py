@@ -157,3 +157,10 @@ def test_whole_video_people_per_frame(tmp_path: Path) -> None:
     assert len(counts) == 795
     assert 6.0 <= float(np.mean(counts)) <= 10.0, f"mean people/frame {np.mean(counts):.2f}"
     assert min(counts) >= 1
+
+
+def test_an_unavailable_execution_provider_is_a_clear_error() -> None:
+    require_model(ONNX_MODEL)
+    config = OnnxYoloConfig(model_path=Path(ONNX_MODEL), providers=["NoSuchExecutionProvider"])
+    with pytest.raises(DetectorError, match=r"'NoSuchExecutionProvider'\] not available here \(available: "):
+        OnnxYoloDetector(config, data_dir())
