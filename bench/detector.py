@@ -1,12 +1,16 @@
-"""Detector throughput per ONNX Runtime execution provider, on the same frames.
+"""Detector throughput per backend and device, on the same frames.
 
-Baseline (measured in the same run): the CPU execution provider. Every other provider asked for
-(CUDA, TensorRT) runs the same model on the same frames; FPS and the ratio to CPU are printed,
-plus how closely its boxes match the CPU's (best-match IoU), so a faster provider that is wrong shows.
+Baseline (measured in the same run): the first configuration measured, normally ONNX Runtime's CPU
+execution provider (list it first). Every other ONNX
+provider asked for (CUDA, TensorRT) and every ultralytics/torch device asked for (`--torch-devices
+cpu cuda:0`, `--half` adds fp16 runs on GPUs) runs the same model on the same frames; FPS and the
+ratio to the baseline are printed, plus how closely its boxes match the baseline's (best-match IoU),
+so a faster configuration that is wrong shows.
 
     .venv/bin/python bench/detector.py --model data/models/people-yolov8s-480x640.onnx \
         --video /usr/share/doc/opencv-doc/examples/data/vtest.avi --frames 200 \
-        --providers CPUExecutionProvider CUDAExecutionProvider
+        --providers CPUExecutionProvider CUDAExecutionProvider \
+        --weights data/models/people-yolov8s.pt --torch-devices cpu cuda:0 --half
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.base import Detections, FrameBGR
+from detectors.base import Detections, Detector, FrameBGR
 from detectors.onnx_yolo import OnnxYoloConfig, OnnxYoloDetector
+from detectors.ultralytics_yolo import UltralyticsConfig, UltralyticsDetector
 
 logger = logging.getLogger("bench.detector")
 
@@ -67,7 +72,7 @@ def agreement(reference: list[Detections], other: list[Detections]) -> float:
     return statistics.fmean(scores) if scores else 1.0
 
 
-def run(detector: OnnxYoloDetector, frames: list[FrameBGR], rounds: int) -> tuple[float, list[Detections]]:
+def run(detector: Detector, frames: list[FrameBGR], rounds: int) -> tuple[float, list[Detections]]:
     for image in frames[:10]:
         detector.detect(image)  # warm-up (CUDA/TensorRT build their kernels/engines here)
     fps: list[float] = []
@@ -84,27 +89,49 @@ def run(detector: OnnxYoloDetector, frames: list[FrameBGR], rounds: int) -> tupl
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     p = argparse.ArgumentParser(description="detector FPS per ONNX Runtime execution provider")
-    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--model", type=Path, help="ONNX model (for --providers)")
     p.add_argument("--video", type=Path, required=True)
     p.add_argument("--frames", type=int, default=200)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2, help="CPU intra-op threads")
     p.add_argument("--providers", nargs="+", default=["CPUExecutionProvider"])
+    p.add_argument("--weights", type=Path, help="ultralytics .pt of the same model (for --torch-devices)")
+    p.add_argument("--torch-devices", nargs="*", default=[])
+    p.add_argument("--half", action="store_true", help="also run fp16 on each GPU torch device")
+    p.add_argument("--data-dir", type=Path, default=Path("data"), help="where ultralytics keeps its settings")
     args = p.parse_args()
     frames = read_frames(args.video, args.frames)
     logger.info(
         "frames: %d (%dx%d), rounds: %d", len(frames), frames[0].shape[1], frames[0].shape[0], args.rounds
     )
     results: dict[str, tuple[float, list[Detections]]] = {}
-    for provider in dict.fromkeys(["CPUExecutionProvider", *args.providers]):
+    for provider in args.providers if args.model else []:
         config = OnnxYoloConfig(
             model_path=args.model.resolve(), intra_op_threads=args.threads, providers=[provider]
         )
-        results[provider] = run(OnnxYoloDetector(config, Path.cwd()), frames, args.rounds)
-    base_fps, base_out = results["CPUExecutionProvider"]
+        results[f"onnx {provider}"] = run(OnnxYoloDetector(config, args.data_dir), frames, args.rounds)
+    h, w = frames[0].shape[:2]
+    for device in args.torch_devices:
+        for half in (False, True) if args.half and device != "cpu" else (False,):
+            uconfig = UltralyticsConfig(
+                model_path=args.weights.resolve(),
+                imgsz=(round(640 * h / w), 640),
+                device=device,
+                half=half,
+                torch_threads=args.threads,
+            )
+            name = f"ultralytics {device}{' fp16' if half else ''}"
+            results[name] = run(UltralyticsDetector(uconfig, args.data_dir), frames, args.rounds)
+    if not results:
+        raise SystemExit(
+            "nothing to measure: give --model with --providers and/or --weights with --torch-devices"
+        )
+    base_name = next(iter(results))
+    base_fps, base_out = results[base_name]
+    logger.info("baseline: %s", base_name)
     for provider, (fps, out) in results.items():
         logger.info(
-            "%-28s %8.1f FPS  ratio to CPU %6.2f  mean best-IoU vs CPU %.4f  boxes/frame %.2f",
+            "%-40s %8.1f FPS  ratio to baseline %6.2f  mean best-IoU vs baseline %.4f  boxes/frame %.2f",
             provider,
             fps,
             fps / base_fps,

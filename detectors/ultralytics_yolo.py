@@ -28,6 +28,8 @@ class UltralyticsConfig(BaseModel):
     iou: float = Field(default=0.45, gt=0, le=1)
     class_names: dict[int, str] | None = Field(default=None, description="override the checkpoint's names")
     torch_threads: int = Field(default=2, ge=1)
+    device: str = Field(default="cpu", description="torch device: cpu, cuda:0, ...")
+    half: bool = Field(default=False, description="fp16 inference (GPU devices only)")
     model_name: str = "yolov8s-people"
     model_version: str = "1"
     max_detections: int = Field(default=300, ge=1, description="boxes kept per frame after NMS")
@@ -98,7 +100,8 @@ class UltralyticsDetector:
             conf=self._config.confidence,
             iou=self._config.iou,
             max_det=self._config.max_detections,
-            device="cpu",
+            device=self._config.device,
+            quantize=16 if self._config.half else None,
             verbose=False,
         )
         _set_torch_threads(self._config.torch_threads)
@@ -109,7 +112,7 @@ class UltralyticsDetector:
             raise DetectorError(
                 f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
             )
-        boxes = self._predict(frame_bgr).boxes
+        boxes = self._predict(frame_bgr).boxes.cpu()  # results stay on the model's device
         class_id = boxes.cls.numpy().astype(int)
         return sv.Detections(
             xyxy=boxes.xyxy.numpy().astype(np.float32),
