@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from anfang.settings import Settings
 from detectors.base import Detector
 from detectors.registry import build_detector
-from events.ports import EventConsumer, EventPublisher, EventStore
+from events.ports import BusError, EventConsumer, EventPublisher, EventStore
 from pipelines.config import AppConfig, CameraConfig
 from pipelines.emit import EmitContext
-from pipelines.evidence import SnapshotWriter
+from pipelines.evidence import EvidenceError, SnapshotWriter
 from pipelines.sources import SourceError, open_source
 from pipelines.worker import CameraStats, CameraWorker
 
@@ -99,10 +99,13 @@ class RunResult:
 
 
 def _progress(stats: CameraStats) -> None:
+    done, eta_s = stats.done_fraction, stats.eta_s
+    where = f" ({done:.0%}, ETA {eta_s:.0f} s)" if done is not None and eta_s is not None else ""
     logger.info(
-        "%s: %d frames, %.1f FPS, %d events (%d alerts)",
+        "%s: %d frames%s, %.1f FPS, %d events (%d alerts)",
         stats.camera_id,
         stats.frames,
+        where,
         stats.fps,
         stats.events,
         stats.alerts,
@@ -137,8 +140,9 @@ def run_cameras(
             ) as source:
                 worker.start_stream(source.resolution_wh, _analysed_fps(camera.analysis_fps, source.fps))
                 base_ts_ms = start_ts_ms if start_ts_ms is not None else int(time.time() * 1000)
+                worker.stats.duration_ms = source.duration_ms
                 worker.run(source, base_ts_ms, stop, _progress, settings.progress_every_s)
-        except SourceError as exc:
+        except (SourceError, BusError, EvidenceError) as exc:  # user-facing causes: one line each
             logger.error("%s: %s", camera.id, exc)
             with lock:
                 result.errors[camera.id] = str(exc)

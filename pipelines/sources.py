@@ -208,6 +208,14 @@ class FrameSource(Iterator[Frame]):
             "live" if self.live else "file",
         )
 
+    @property
+    def duration_ms(self) -> int | None:
+        """Length of a file source; None for live streams or when the container does not say."""
+        if self.live or self._pipeline is None:
+            return None
+        ok, duration_ns = self._pipeline.query_duration(self._gst.Format.TIME)
+        return int(duration_ns) // 1_000_000 if ok and duration_ns > 0 else None
+
     def close(self) -> None:
         if self._pipeline is not None:
             self._pipeline.set_state(self._gst.State.NULL)

@@ -35,6 +35,8 @@ class CameraStats:
     alerts: int = 0
     busy_s: float = 0.0
     wall_s: float = 0.0
+    position_ms: int = 0
+    duration_ms: int | None = None
 
     @property
     def events(self) -> int:
@@ -43,6 +45,20 @@ class CameraStats:
     @property
     def fps(self) -> float:
         return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def done_fraction(self) -> float | None:
+        """How far through a file we are (None for live streams)."""
+        if not self.duration_ms:
+            return None
+        return min(1.0, self.position_ms / self.duration_ms)
+
+    @property
+    def eta_s(self) -> float | None:
+        done = self.done_fraction
+        if done is None or done <= 0 or self.wall_s <= 0:
+            return None
+        return self.wall_s * (1 - done) / done
 
 
 ProgressFn = Callable[[CameraStats], None]
@@ -122,6 +138,7 @@ class CameraWorker:
                 break
             t0 = time.monotonic()
             self.process(frame.image_bgr, base_ts_ms + frame.pts_ms, frame.pts_ms)
+            self.stats.position_ms = frame.pts_ms
             now = time.monotonic()
             self.stats.busy_s += now - t0
             self.stats.wall_s = now - started

@@ -282,3 +282,10 @@ def test_a_silent_server_trips_the_watchdog() -> None:
         with pytest.raises(SourceError, match=r"no frame for 1\.5 s"):
             open_source(f"rtsp://127.0.0.1:{port}/x", watchdog_s=1.5)
         assert 1.4 < time.monotonic() - t0 < 5
+
+
+def test_a_file_reports_its_duration_for_progress() -> None:
+    with open_source(str(require_media(VTEST))) as source:
+        duration_ms = source.duration_ms
+    assert duration_ms is not None
+    assert abs(duration_ms - 79_500) <= 200  # 795 frames at 10 fps
