@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anfang.settings import Settings
@@ -185,7 +184,3 @@ def summarise(result: RunResult, elapsed_s: float) -> list[str]:
         lines.append(f"{cam}: FAILED: {err}")
     lines.append(f"total: {sum(s.events for s in result.stats)} events in {elapsed_s:.1f} s")
     return lines
-
-
-def data_dir_ready(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
