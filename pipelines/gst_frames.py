@@ -1,0 +1,83 @@
+"""What the frame source is built from: its `Frame` and `SourceError` types and the GStreamer helpers.
+
+GStreamer (gi) is imported only inside `import_gst()`, never when this module is imported. The rest is
+plain Python/numpy: URI redaction for logs, the mapped-buffer -> BGR array copy and pts repair.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from detectors.base import FrameBGR
+
+NS_PER_MS = 1_000_000
+
+
+class SourceError(RuntimeError):
+    """A source could not be opened or failed while running; the message names the cause."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    image_bgr: FrameBGR
+    pts_ms: int
+    index: int
+
+
+def redact_uri(uri: str) -> str:
+    """The URI without its password (safe to log)."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def import_gst() -> tuple[Any, Any, Any]:
+    """`(Gst, GstApp, GstVideo)`, importing and initialising GStreamer on first use."""
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstApp", "1.0")
+    gi.require_version("GstVideo", "1.0")
+    from gi.repository import Gst, GstApp, GstVideo
+
+    if not Gst.is_initialized():
+        Gst.init(None)
+    return Gst, GstApp, GstVideo
+
+
+def link_video_pad(_decode: Any, pad: Any, convert: Any) -> None:
+    """uridecodebin "pad-added" handler: link the first video pad to `convert`'s sink."""
+    caps = pad.get_current_caps() or pad.query_caps(None)
+    sink = convert.get_static_pad("sink")
+    if caps.to_string().startswith("video/") and not sink.is_linked():
+        pad.link(sink)
+
+
+def repair_pts_ns(pts_ns: int | None, last_ns: int | None, fps: float | None) -> tuple[int, bool]:
+    """`(pts_ns, repaired)`: the pts, or last + one frame period when missing (None) or not increasing.
+
+    AVI files with packed B-frames (e.g. Megamind.avi) come out of the decoder with repeated pts. The
+    first frame without a pts gets 0; without a known fps the period is 1 ms.
+    """
+    if pts_ns is not None and (last_ns is None or pts_ns > last_ns):
+        return pts_ns, False
+    if last_ns is None:
+        return 0, False
+    period_ns = round(1e9 / fps) if fps else NS_PER_MS
+    return last_ns + period_ns, True
+
+
+def to_bgr(data: Any, width: int, height: int, stride: int) -> FrameBGR:
+    """Copy a mapped BGR buffer (rows possibly padded to `stride` bytes) into an H x W x 3 array."""
+    row_bytes = width * 3
+    flat = np.frombuffer(data, dtype=np.uint8, count=stride * (height - 1) + row_bytes)
+    if stride == row_bytes:
+        return flat.reshape(height, width, 3).copy()
+    rows = np.lib.stride_tricks.as_strided(flat, shape=(height, width, 3), strides=(stride, 3, 1))
+    return rows.copy()  # always a copy: the mapped buffer goes back to GStreamer
