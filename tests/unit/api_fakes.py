@@ -11,16 +11,8 @@ import cv2
 import numpy as np
 
 from events.ports import EventPage, EventQuery, StoreError
-from events.schema import (
-    Event,
-    EventType,
-    LineCrossingAttributes,
-    ModelRef,
-    Severity,
-    Snapshot,
-    ZoneIntrusionAttributes,
-    make_event_id,
-)
+from events.schema import Event, Snapshot
+from tests.unit.events_samples import build_event, counts_by_type, matches, newest_first
 
 T0_MS = 1_795_000_000_000  # 2026-11-18T...Z
 
@@ -50,16 +42,7 @@ class FakeEventStore:
     def query(self, q: EventQuery) -> EventPage:
         self._check()
         self.queries.append(q)
-        hits = [
-            e
-            for e in self.events.values()
-            if (q.camera_id is None or e.camera_id == q.camera_id)
-            and (not q.types or e.type in q.types)
-            and (q.since_ms is None or e.ts_ms >= q.since_ms)
-            and (q.until_ms is None or e.ts_ms <= q.until_ms)
-            and (not q.alerts_only or e.alert)
-        ]
-        hits.sort(key=lambda e: (e.ts_ms, str(e.event_id)), reverse=True)
+        hits = newest_first(e for e in self.events.values() if matches(e, q))
         return EventPage(events=hits[q.offset : q.offset + q.limit], total=len(hits))
 
     def get(self, event_id: uuid.UUID) -> Event | None:
@@ -68,53 +51,14 @@ class FakeEventStore:
 
     def count_by_type(self, camera_id: str | None = None) -> dict[str, int]:
         self._check()
-        counts: dict[str, int] = {}
-        for e in self.events.values():
-            if camera_id is None or e.camera_id == camera_id:
-                counts[e.type.value] = counts.get(e.type.value, 0) + 1
-        return counts
+        return counts_by_type(self.events.values(), camera_id)
 
     def close(self) -> None:
         pass
 
 
-def make_event(
-    *,
-    ts_ms: int,
-    camera_id: str = "cam-1",
-    event_type: EventType = EventType.ZONE_INTRUSION,
-    alert: bool = True,
-    track_id: int | None = 7,
-    snapshot: Snapshot | None = None,
-    severity: Severity = Severity.HIGH,
-    label: str = "person",
-    confidence: float = 0.87,
-) -> Event:
-    attributes: ZoneIntrusionAttributes | LineCrossingAttributes
-    if event_type is EventType.ZONE_INTRUSION:
-        attributes = ZoneIntrusionAttributes(zone_id="gate", dwell_s=2.5)
-        rule_id = "gate-intrusion"
-    else:
-        attributes = LineCrossingAttributes(line_id="door", direction="in")
-        rule_id = "door-crossing"
-    return Event(
-        event_id=make_event_id(camera_id, rule_id, track_id, ts_ms),
-        ts_ms=ts_ms,
-        camera_id=camera_id,
-        site_id="hq",
-        type=event_type,
-        severity=severity,
-        alert=alert,
-        rule_id=rule_id,
-        track_id=track_id,
-        label=label,
-        confidence=confidence,
-        bbox_xyxy=(0.1, 0.2, 0.3, 0.6),
-        attributes=attributes,
-        snapshot=snapshot,
-        model=ModelRef(name="yolov8s-fall", version="0.1.2"),
-        worker_id="worker-a",
-    )
+#: The API tests' event builder: one alert-worthy zone intrusion on "cam-1" unless told otherwise.
+make_event = build_event
 
 
 def jpeg_bytes(seed: int, size_wh: tuple[int, int] = (160, 90)) -> bytes:
