@@ -17,6 +17,7 @@ from anfang.wiring import (
     make_kafka_publisher,
     make_store,
     run_cameras,
+    start_embedded_sink,
     summarise,
 )
 from events.ports import EventPublisher, EventStore
@@ -102,37 +103,18 @@ def _run_and_report(
 
 def demo(settings: Settings, *, once: bool, start_ts_ms: int | None) -> int:
     """Embedded: in-process bus + chDB; pipeline, sink and API in this one process."""
-    from events.bus.inproc import InProcessBus
-    from events.sink import run_sink
-
     config = _load(settings)
     stop = threading.Event()
     stop_on_signals(stop)
     store = make_store(settings)
-    bus = InProcessBus(settings.bus_queue_max)
-    publisher = bus.publisher()
-    sink_stop = threading.Event()
-    sink = threading.Thread(
-        target=run_sink,
-        kwargs={
-            "consumer": bus.consumer(),
-            "store": store,
-            "batch_max": settings.sink_batch_max,
-            "batch_wait_s": settings.sink_batch_wait_s,
-            "stop": sink_stop,
-        },
-        name="sink",
-        daemon=True,
-    )
     api = None if once else ApiServer(store, settings)
-    sink.start()
+    publisher, stop_sink = start_embedded_sink(store, settings)
     if api is not None:
         api.start()
     try:
         result = _run_and_report(config, settings, publisher, stop, start_ts_ms)
     finally:
-        sink_stop.set()
-        sink.join(timeout=60)
+        stop_sink()
     logger.info("stored: %s", store.count_by_type())
     if api is not None and not stop.is_set():
         logger.info("video done; still serving %s (Ctrl-C to quit)", api.url)

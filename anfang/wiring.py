@@ -87,6 +87,37 @@ def make_kafka_consumer(settings: Settings) -> tuple[EventConsumer, KafkaDeadLet
     return consumer, KafkaDeadLetterPublisher(settings.kafka_bootstrap, topic=settings.kafka_dlq_topic)
 
 
+def start_embedded_sink(store: EventStore, settings: Settings) -> tuple[EventPublisher, Callable[[], None]]:
+    """Embedded delivery: an in-process bus whose sink thread stores into `store`.
+
+    Returns the publisher and a function that stops the sink once it has drained the bus.
+    """
+    from events.bus.inproc import InProcessBus
+    from events.sink import run_sink
+
+    bus = InProcessBus(settings.bus_queue_max)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_sink,
+        kwargs={
+            "consumer": bus.consumer(),
+            "store": store,
+            "batch_max": settings.sink_batch_max,
+            "batch_wait_s": settings.sink_batch_wait_s,
+            "stop": stop,
+        },
+        name="sink",
+        daemon=True,
+    )
+    thread.start()
+
+    def drain_and_stop() -> None:
+        stop.set()
+        thread.join(timeout=settings.flush_timeout_s)
+
+    return bus.publisher(), drain_and_stop
+
+
 def make_detector(config: AppConfig, settings: Settings) -> Detector:
     return build_detector(config.detector, settings.data_dir)
 

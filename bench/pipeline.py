@@ -15,15 +15,12 @@ import logging
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from anfang.settings import Settings
-from anfang.wiring import make_detector
+from anfang.wiring import make_detector, start_embedded_sink
 from detectors.base import Detector, FrameBGR
-from events.bus.inproc import InProcessBus
-from events.sink import run_sink
 from events.store.chdb_store import ChdbStore
 from pipelines.config import AppConfig, load_config
 from pipelines.emit import EmitContext
@@ -51,27 +48,16 @@ def detector_only(detector: Detector, frames: list[FrameBGR]) -> float:
     return len(frames) / (time.perf_counter() - t0)
 
 
-def full_pipeline(config: AppConfig, detector: Detector, n: int, work_dir: Path) -> tuple[float, int]:
+def full_pipeline(
+    config: AppConfig, settings: Settings, detector: Detector, n: int, work_dir: Path
+) -> tuple[float, int]:
     camera = config.cameras[0]
     store = ChdbStore(work_dir / "chdb")
     store.ensure_schema()
-    bus = InProcessBus(10_000)
-    stop_sink = threading.Event()
-    sink = threading.Thread(
-        target=run_sink,
-        kwargs={
-            "consumer": bus.consumer(),
-            "store": store,
-            "batch_max": 500,
-            "batch_wait_s": 0.5,
-            "stop": stop_sink,
-        },
-        daemon=True,
-    )
-    sink.start()
+    publisher, stop_sink = start_embedded_sink(store, settings)
     ctx = EmitContext(camera.id, config.site_id, "bench", detector.model, {r.id: r for r in camera.rules})
     worker = CameraWorker(
-        camera, ctx, detector, config.tracker, bus.publisher(), SnapshotWriter(work_dir, config.snapshots)
+        camera, ctx, detector, config.tracker, publisher, SnapshotWriter(work_dir, config.snapshots)
     )
     t0 = time.perf_counter()
     with open_source(camera.uri) as source:
@@ -81,9 +67,8 @@ def full_pipeline(config: AppConfig, detector: Detector, n: int, work_dir: Path)
                 break
             worker.process(frame.image_bgr, 1_700_000_000_000 + frame.pts_ms)
     fps = n / (time.perf_counter() - t0)
-    bus.publisher().flush()
-    stop_sink.set()
-    sink.join()
+    publisher.flush()
+    stop_sink()
     stored = sum(store.count_by_type().values())
     store.close()
     return fps, stored
@@ -106,7 +91,7 @@ def main() -> int:
     for r in range(args.rounds):
         det_fps.append(detector_only(detector, frames))
         with tempfile.TemporaryDirectory() as tmp:
-            fps, stored = full_pipeline(config, detector, len(frames), Path(tmp))
+            fps, stored = full_pipeline(config, settings, detector, len(frames), Path(tmp))
         full_fps.append(fps)
         logger.info(
             "round %d: detector-only %.2f FPS, full pipeline %.2f FPS (%d events stored)",
