@@ -20,12 +20,22 @@ def user_error_types() -> tuple[type[Exception], ...]:
     """Exceptions that mean "the user's input or environment is wrong": one line, exit 2, no traceback."""
     from anfang.commands import UsageError
     from detectors.base import DetectorError
+    from events.cameras import RegistryError
     from events.ports import BusError, StoreError
     from pipelines.config import ConfigError
     from pipelines.evidence import EvidenceError
     from pipelines.sources import SourceError
 
-    return (ConfigError, SourceError, DetectorError, BusError, StoreError, EvidenceError, UsageError)
+    return (
+        ConfigError,
+        SourceError,
+        DetectorError,
+        BusError,
+        StoreError,
+        EvidenceError,
+        UsageError,
+        RegistryError,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--start-ts-ms", type=int, help="UTC ms of a recording's first frame (default: now, as if live)"
     )
+    replay.add_argument(
+        "--reseed",
+        action="store_true",
+        help="write the config's cameras over the camera registry (default: they seed an empty one only)",
+    )
 
     p = argparse.ArgumentParser(prog="anfang", description="smart-security video analytics")
     sub = p.add_subparsers(dest="command", required=True)
@@ -50,7 +65,10 @@ def _parser() -> argparse.ArgumentParser:
         "demo", parents=[common, serve, replay], help="embedded: pipeline + store + API in one"
     )
     d.add_argument("--once", action="store_true", help="exit after the video instead of serving on")
-    sub.add_parser("pipeline", parents=[common, replay], help="decode, detect, apply rules, publish events")
+    pl = sub.add_parser(
+        "pipeline", parents=[common, replay], help="decode, detect, apply rules, publish events"
+    )
+    pl.add_argument("--once", action="store_true", help="exit when every camera of this worker is done")
     s = sub.add_parser("sink", parents=[common], help="consume events from the bus into the store")
     s.add_argument("--exit-when-idle", type=float, metavar="S", help="exit after S seconds with no events")
     sub.add_parser("api", parents=[common, serve], help="serve the alert API and console")
@@ -95,9 +113,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     settings = _settings(args)
     if args.command == "demo":
-        return commands.demo(settings, once=args.once, start_ts_ms=args.start_ts_ms)
+        return commands.demo(settings, once=args.once, start_ts_ms=args.start_ts_ms, reseed=args.reseed)
     if args.command == "pipeline":
-        return commands.pipeline(settings, start_ts_ms=args.start_ts_ms)
+        return commands.pipeline(settings, start_ts_ms=args.start_ts_ms, once=args.once, reseed=args.reseed)
     if args.command == "sink":
         return commands.sink(settings, exit_when_idle_s=args.exit_when_idle)
     return commands.api(settings)

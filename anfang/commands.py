@@ -7,20 +7,31 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
 
 from anfang.settings import Settings
 from anfang.wiring import (
-    RunResult,
+    build_supervisor,
+    camera_json_schema,
+    log_progress,
     make_detector,
+    make_health_view,
+    make_heartbeat_publisher,
+    make_inprocess_health,
     make_kafka_consumer,
     make_kafka_publisher,
+    make_registry,
     make_store,
-    run_cameras,
+    make_worker_feed,
+    seed_registry,
     start_embedded_sink,
     summarise,
+    validate_camera,
 )
-from events.ports import EventPublisher, EventStore
+from events.cameras import CameraFeed, CameraRegistry, HealthView, HeartbeatPublisher
+from events.ports import EventPublisher, EventQuery, EventStore
 from pipelines.config import AppConfig, load_config
 
 logger = logging.getLogger(__name__)
@@ -48,17 +59,36 @@ def _check_port_free(host: str, port: int) -> None:
             raise UsageError(f"cannot serve the API on {host}:{port}: {exc.strerror} (use --port)") from exc
 
 
+@dataclass(slots=True)
+class ApiParts:
+    """What the API serves besides the store: cameras, their health, readiness checks."""
+
+    cameras: CameraRegistry | None = None
+    health: HealthView | None = None
+    readiness: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+
+
 class ApiServer:
     """uvicorn in a background thread, so the API serves while the pipeline runs."""
 
-    def __init__(self, store: EventStore, settings: Settings) -> None:
+    def __init__(self, store: EventStore, settings: Settings, parts: ApiParts | None = None) -> None:
         import uvicorn
 
         from api.app import create_app
 
         host, port = settings.api_host, settings.api_port
         _check_port_free(host, port)
-        app = create_app(store, settings.data_dir, config=settings.api)
+        parts = parts or ApiParts()
+        app = create_app(
+            store,
+            settings.data_dir,
+            config=settings.api,
+            cameras=parts.cameras,
+            health=parts.health,
+            validate_camera=validate_camera,
+            camera_schema=camera_json_schema(),
+            readiness_checks={"store": lambda: _store_error(store), **parts.readiness},
+        )
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
@@ -76,67 +106,123 @@ class ApiServer:
         self._thread.join(timeout=10)
 
 
+def _store_error(store: EventStore) -> str | None:
+    try:
+        store.query(EventQuery(limit=1))
+    except Exception as exc:  # readiness reports any failure
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def _load(settings: Settings) -> AppConfig:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return load_config(settings.config_path)
 
 
-def _run_and_report(
+def _run_supervised(
     config: AppConfig,
     settings: Settings,
     publisher: EventPublisher,
+    feed: CameraFeed,
+    heartbeats: HeartbeatPublisher | None,
     stop: threading.Event,
+    *,
     start_ts_ms: int | None,
-) -> RunResult:
-    """Run every camera, deliver what was published (also on failure), log the summary."""
+    once: bool,
+) -> int:
+    """Run this worker's cameras until `stop` (or, with `once`, until they are all done); log a summary."""
+    detector = make_detector(config, settings)  # a bad model fails before any stream opens
+    supervisor = build_supervisor(config, settings, publisher, detector, start_ts_ms)
     started = time.monotonic()
+    supervisor.inference.start()
+
+    def all_done() -> None:
+        if not once:
+            logger.info(
+                "every camera is done; still running (cameras can be added through the API; Ctrl-C to quit)"
+            )
+
     try:
-        result = run_cameras(
-            config, settings, publisher, lambda: make_detector(config, settings), stop, start_ts_ms
+        supervisor.run(
+            stop,
+            feed=feed,
+            heartbeats=heartbeats,
+            exit_when_done=once,
+            on_all_done=all_done,
+            progress=log_progress,
+            progress_every_s=settings.progress_every_s,
         )
     finally:
+        supervisor.close()
+        supervisor.inference.stop(timeout_s=settings.flush_timeout_s)
+        feed.close()
         publisher.flush(timeout_s=settings.flush_timeout_s)
-    for line in summarise(result, time.monotonic() - started):
+    errors = supervisor.errors()
+    for line in summarise(supervisor.stats(), errors, time.monotonic() - started):
         logger.info("%s", line)
-    return result
+    return 1 if errors else 0
 
 
-def demo(settings: Settings, *, once: bool, start_ts_ms: int | None) -> int:
+def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: bool = False) -> int:
     """Embedded: in-process bus + chDB; pipeline, sink and API in this one process."""
     config = _load(settings)
     stop = threading.Event()
     stop_on_signals(stop)
     store = make_store(settings)
-    api = None if once else ApiServer(store, settings)
+    registry = make_registry(settings)
+    seed_registry(registry, config, reseed=reseed)
+    health = make_inprocess_health(settings)
+    api = None if once else ApiServer(store, settings, ApiParts(cameras=registry, health=health))
     publisher, stop_sink = start_embedded_sink(store, settings)
     if api is not None:
         api.start()
     try:
-        result = _run_and_report(config, settings, publisher, stop, start_ts_ms)
+        code = _run_supervised(
+            config,
+            settings,
+            publisher,
+            make_worker_feed(settings, registry),
+            health,
+            stop,
+            start_ts_ms=start_ts_ms,
+            once=once,
+        )
     finally:
         stop_sink()
     logger.info("stored: %s", store.count_by_type())
-    if api is not None and not stop.is_set():
-        logger.info("video done; still serving %s (Ctrl-C to quit)", api.url)
-        while not stop.wait(0.5):
-            pass
     if api is not None:
         api.stop()
+    registry.close()
     store.close()
-    return _exit_code(result)
+    return code
 
 
-def pipeline(settings: Settings, *, start_ts_ms: int | None) -> int:
-    """Distributed: decode + detect + rules, publishing to Kafka. Ends when every file source ends."""
+def pipeline(settings: Settings, *, start_ts_ms: int | None, once: bool = False, reseed: bool = False) -> int:
+    """Distributed: decode + detect + rules for this worker's share of the cameras, publishing to Kafka."""
     config = _load(settings)
     stop = threading.Event()
     stop_on_signals(stop)
     publisher = make_kafka_publisher(settings)
+    registry = make_registry(settings)
     try:
-        result = _run_and_report(config, settings, publisher, stop, start_ts_ms)
+        seed_registry(registry, config, reseed=reseed)
     finally:
+        registry.close()
+    heartbeats = make_heartbeat_publisher(settings)
+    try:
+        return _run_supervised(
+            config,
+            settings,
+            publisher,
+            make_worker_feed(settings, registry),
+            heartbeats,
+            stop,
+            start_ts_ms=start_ts_ms,
+            once=once,
+        )
+    finally:
+        heartbeats.close()
         publisher.close()
-    return _exit_code(result)
 
 
 def sink(settings: Settings, *, exit_when_idle_s: float | None) -> int:
@@ -169,14 +255,30 @@ def api(settings: Settings) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
     store = make_store(settings)
-    server = ApiServer(store, settings)
+    registry = make_registry(settings)
+    health: HealthView | None = None
+    readiness: dict[str, Callable[[], str | None]] = {}
+    if settings.mode == "distributed":
+        health = make_health_view(settings)
+        readiness["bus"] = lambda: _bus_error(settings)
+    server = ApiServer(store, settings, ApiParts(cameras=registry, health=health, readiness=readiness))
     server.start()
     while not stop.wait(0.5):
         pass
     server.stop()
+    if health is not None:
+        health.close()
+    registry.close()
     store.close()
     return 0
 
 
-def _exit_code(result: RunResult) -> int:
-    return 1 if result.errors else 0
+def _bus_error(settings: Settings) -> str | None:
+    import socket as _socket
+
+    host, _, port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
+    try:
+        with _socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
+            return None
+    except (OSError, ValueError) as exc:
+        return f"Kafka at {settings.kafka_bootstrap} unreachable: {exc}"

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.config import ApiConfig
+from pipelines.camera_runner import SupervisorConfig
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,14 @@ class Settings(BaseSettings):
     kafka_group_id: str = "anfang-sink"
     kafka_events_topic: str = "anfang.events"
     kafka_dlq_topic: str = "anfang.dlq"
+    kafka_cameras_topic: str = Field(default="anfang.cameras", description="compacted camera registry")
+    kafka_health_topic: str = Field(default="anfang.health", description="worker heartbeats")
+    kafka_workers_group: str = Field(
+        default="anfang-workers", description="consumer group of pipeline workers sharing the cameras"
+    )
+    kafka_cameras_partitions: int = Field(
+        default=12, ge=1, description="partitions of the cameras topic: the most workers that share cameras"
+    )
     kafka_partitions: int = Field(default=3, ge=1, description="partitions for topics anfang creates")
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: int = 9000
@@ -39,7 +48,12 @@ class Settings(BaseSettings):
     bus_queue_max: int = Field(default=10_000, ge=1, description="in-process bus capacity (events)")
     connect_timeout_s: float = Field(default=10.0, gt=0)
     flush_timeout_s: float = Field(default=60.0, gt=0, description="max wait to deliver events at shutdown")
-    frame_queue_max: int = Field(default=8, ge=1, description="decoded frames buffered per camera")
+    health_stale_after_s: float = Field(
+        default=10.0, gt=0, description="a worker silent this long: its cameras are reported offline"
+    )
+    supervisor: SupervisorConfig = Field(
+        default_factory=SupervisorConfig, description="camera limits, e.g. ANFANG_SUPERVISOR__STALL_S=5"
+    )
     progress_every_s: float = Field(default=2.0, gt=0)
     api: ApiConfig = Field(
         default_factory=ApiConfig, description="API limits, e.g. ANFANG_API__PAGE_LIMIT_MAX=1000"

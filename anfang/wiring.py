@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from anfang.settings import Settings
 from detectors.base import Detector
 from detectors.registry import build_detector
-from events.ports import BusError, EventConsumer, EventPublisher, EventStore
+from events.cameras import (
+    CameraFeed,
+    CameraRegistry,
+    CameraSpec,
+    CameraSpecError,
+    HealthView,
+    HeartbeatPublisher,
+)
+from events.ports import EventConsumer, EventPublisher, EventStore
 from pipelines.config import AppConfig, CameraConfig
-from pipelines.emit import EmitContext
-from pipelines.evidence import EvidenceError, SnapshotWriter
-from pipelines.sources import SourceError, open_source
-from pipelines.worker import CameraStats, CameraWorker
+from pipelines.evidence import SnapshotWriter
+from pipelines.inference import SharedInference
+from pipelines.supervisor import CameraSupervisor
+from pipelines.worker import CameraStats
 
 if TYPE_CHECKING:
     from events.bus.kafka_bus import KafkaDeadLetterPublisher
+    from events.registry.inproc_health import InProcessHealth
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +65,15 @@ def _ensure_topics(settings: Settings) -> None:
     ensure_topics(
         settings.kafka_bootstrap,
         settings.kafka_partitions,
-        topics=(settings.kafka_events_topic, settings.kafka_dlq_topic),
+        topics=(settings.kafka_events_topic, settings.kafka_dlq_topic, settings.kafka_health_topic),
         timeout_s=settings.connect_timeout_s,
+    )
+    ensure_topics(
+        settings.kafka_bootstrap,
+        settings.kafka_cameras_partitions,
+        topics=(settings.kafka_cameras_topic,),
+        timeout_s=settings.connect_timeout_s,
+        compacted=(settings.kafka_cameras_topic,),
     )
 
 
@@ -122,13 +138,117 @@ def make_detector(config: AppConfig, settings: Settings) -> Detector:
     return build_detector(config.detector, settings.data_dir)
 
 
-@dataclass(slots=True)
-class RunResult:
-    stats: list[CameraStats] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
+# --- cameras: registry, feed, health -------------------------------------------------------------
 
 
-def _progress(stats: CameraStats) -> None:
+def validate_camera(spec: CameraSpec) -> CameraSpec:
+    """The API's camera validation: the pipeline's own model; the normalised spec as JSON."""
+    try:
+        camera = CameraConfig.model_validate(spec)
+    except ValidationError as exc:
+        errors = [
+            {"loc": tuple(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_context=False)
+        ]
+        raise CameraSpecError(f"invalid camera: {errors[0]['msg']}", errors) from exc
+    return camera.model_dump(mode="json")
+
+
+def camera_json_schema() -> dict[str, Any]:
+    return CameraConfig.model_json_schema()
+
+
+def make_registry(settings: Settings) -> CameraRegistry:
+    """Embedded: a JSON file in the data folder; distributed: the compacted cameras topic."""
+    if settings.mode == "embedded":
+        from events.registry.file_registry import FileCameraRegistry
+
+        return FileCameraRegistry(settings.data_dir / "cameras.json")
+    from events.bus.kafka_cameras import KafkaCameraRegistry
+
+    _ensure_topics(settings)
+    return KafkaCameraRegistry(
+        settings.kafka_bootstrap, topic=settings.kafka_cameras_topic, timeout_s=settings.connect_timeout_s
+    )
+
+
+def seed_registry(registry: CameraRegistry, config: AppConfig, *, reseed: bool = False) -> int:
+    """The YAML's cameras go into an empty registry (or over it, with `reseed`); returns how many."""
+    if registry.list() and not reseed:
+        logger.info(
+            "cameras come from the registry (%d); the YAML seeds only an empty one (--reseed to overwrite)",
+            len(registry.list()),
+        )
+        return 0
+    for camera in config.cameras:
+        registry.put(camera.model_dump(mode="json"))
+    logger.info("camera registry seeded with %d camera(s) from the config", len(config.cameras))
+    return len(config.cameras)
+
+
+def make_worker_feed(settings: Settings, registry: CameraRegistry) -> CameraFeed:
+    """What this worker runs: every camera (embedded) or its share through the consumer group."""
+    if settings.mode == "embedded":
+        from events.registry.file_registry import FileCameraRegistry
+
+        assert isinstance(registry, FileCameraRegistry)
+        return registry.feed()
+    from events.bus.kafka_camera_feed import KafkaCameraFeed
+
+    return KafkaCameraFeed(
+        settings.kafka_bootstrap,
+        group_id=settings.kafka_workers_group,
+        topic=settings.kafka_cameras_topic,
+        client_id=f"anfang-worker-{settings.worker_id}",
+        timeout_s=settings.connect_timeout_s,
+    )
+
+
+def make_heartbeat_publisher(settings: Settings) -> HeartbeatPublisher:
+    from events.bus.kafka_health import KafkaHeartbeatPublisher
+
+    return KafkaHeartbeatPublisher(
+        settings.kafka_bootstrap, topic=settings.kafka_health_topic, timeout_s=settings.connect_timeout_s
+    )
+
+
+def make_health_view(settings: Settings) -> HealthView:
+    from events.bus.kafka_health import KafkaHealthView
+
+    return KafkaHealthView(
+        settings.kafka_bootstrap,
+        topic=settings.kafka_health_topic,
+        stale_after_s=settings.health_stale_after_s,
+        timeout_s=settings.connect_timeout_s,
+    )
+
+
+def make_inprocess_health(settings: Settings) -> InProcessHealth:
+    from events.registry.inproc_health import InProcessHealth
+
+    return InProcessHealth(stale_after_s=settings.health_stale_after_s)
+
+
+def build_supervisor(
+    config: AppConfig,
+    settings: Settings,
+    publisher: EventPublisher,
+    detector: Detector,
+    start_ts_ms: int | None,
+) -> CameraSupervisor:
+    return CameraSupervisor(
+        inference=SharedInference(detector),
+        tracker_config=config.tracker,
+        publisher=publisher,
+        snapshots=SnapshotWriter(settings.data_dir, config.snapshots),
+        site_id=config.site_id,
+        worker_id=settings.worker_id,
+        config=settings.supervisor,
+        start_ts_ms=start_ts_ms,
+    )
+
+
+def log_progress(stats: CameraStats) -> None:
     done, eta_s = stats.done_fraction, stats.eta_s
     where = f" ({done:.0%}, ETA {eta_s:.0f} s)" if done is not None and eta_s is not None else ""
     logger.info(
@@ -142,76 +262,15 @@ def _progress(stats: CameraStats) -> None:
     )
 
 
-def run_cameras(
-    config: AppConfig,
-    settings: Settings,
-    publisher: EventPublisher,
-    detector_factory: Callable[[], Detector],
-    stop: threading.Event,
-    start_ts_ms: int | None = None,
-) -> RunResult:
-    """One thread per camera; returns when every stream ends (files) or `stop` is set."""
-    result = RunResult()
-    snapshots = SnapshotWriter(settings.data_dir, config.snapshots)
-    lock = threading.Lock()
-
-    def run_one(camera: CameraConfig, detector: Detector) -> None:
-        ctx = EmitContext(
-            camera_id=camera.id,
-            site_id=config.site_id,
-            worker_id=settings.worker_id,
-            model=detector.model,
-            rules={r.id: r for r in camera.rules},
-        )
-        worker = CameraWorker(camera, ctx, detector, config.tracker, publisher, snapshots)
-        try:
-            with open_source(
-                camera.uri, queue_max=settings.frame_queue_max, analysis_fps=camera.analysis_fps
-            ) as source:
-                worker.start_stream(source.resolution_wh, _analysed_fps(camera.analysis_fps, source.fps))
-                base_ts_ms = start_ts_ms if start_ts_ms is not None else int(time.time() * 1000)
-                worker.stats.duration_ms = source.duration_ms
-                worker.run(source, base_ts_ms, stop, _progress, settings.progress_every_s)
-        except (SourceError, BusError, EvidenceError) as exc:  # user-facing causes: one line each
-            logger.error("%s: %s", camera.id, exc)
-            with lock:
-                result.errors[camera.id] = str(exc)
-        except Exception as exc:  # a camera must never take the others down
-            logger.exception("%s: stopped by an unexpected error", camera.id)
-            with lock:
-                result.errors[camera.id] = f"unexpected error: {exc}"
-        with lock:
-            result.stats.append(worker.stats)
-
-    # Detectors are built up front so a bad model path fails before any stream opens.
-    detectors = [detector_factory() for _ in config.cameras]
-    threads = [
-        threading.Thread(target=run_one, args=(cam, det), name=f"camera-{cam.id}", daemon=True)
-        for cam, det in zip(config.cameras, detectors, strict=True)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(timeout=0.5)
-    return result
-
-
-def _analysed_fps(analysis_fps: float | None, source_fps: float | None) -> float:
-    """Frames per second the tracker really sees: the analysis rate, never above the stream's."""
-    rates = [r for r in (analysis_fps, source_fps) if r]
-    return min(rates) if rates else 10.0
-
-
-def summarise(result: RunResult, elapsed_s: float) -> list[str]:
+def summarise(stats: list[CameraStats], errors: dict[str, str], elapsed_s: float) -> list[str]:
     lines = []
-    for s in sorted(result.stats, key=lambda s: s.camera_id):
+    for s in sorted(stats, key=lambda s: s.camera_id):
         by_type = ", ".join(f"{k}={v}" for k, v in sorted(s.events_by_type.items())) or "none"
         lines.append(
             f"{s.camera_id}: {s.frames} frames in {s.wall_s:.1f} s = {s.fps:.1f} analysed FPS; "
             f"{s.detections} detections; events: {by_type}; alerts: {s.alerts}"
         )
-    for cam, err in sorted(result.errors.items()):
+    for cam, err in sorted(errors.items()):
         lines.append(f"{cam}: FAILED: {err}")
-    lines.append(f"total: {sum(s.events for s in result.stats)} events in {elapsed_s:.1f} s")
+    lines.append(f"total: {sum(s.events for s in stats)} events in {elapsed_s:.1f} s")
     return lines

@@ -1,4 +1,5 @@
-"""The app factory. The composition root builds the store and calls `create_app`; nothing here is global.
+"""The app factory. The composition root builds the store (and the camera registry, health view,
+validator, readiness checks) and calls `create_app`; nothing here is global.
 
 Swagger UI (`/docs`) and ReDoc load their JavaScript from a CDN, which this deployment cannot reach,
 so both are off by default (pass `docs_url="/docs"` where browsers have internet); the OpenAPI
@@ -8,15 +9,24 @@ document itself is always served at `/openapi.json`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from api import services
+from api import camera_services, services
+from api.camera_schemas import camera_spec_components
 from api.config import ApiConfig
-from api.deps import ApiContext
-from api.routes import alerts, console, events, health
+from api.deps import ApiContext, BodyTooLargeError
+from api.readiness import ReadinessCheck, ReadinessProbe
+from api.redaction import is_secret_key, redact_text
+from api.routes import alerts, console, events
+from api.routes import cameras as camera_routes
+from api.routes import health as health_routes
+from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView, RegistryError
 from events.ports import EventStore, StoreError
 
 logger = logging.getLogger(__name__)
@@ -27,6 +37,10 @@ _STATUS_BY_ERROR: dict[type[Exception], int] = {
     services.SnapshotPathError: 400,
     services.SnapshotIntegrityError: 409,
     services.SnapshotUnreadableError: 500,
+    camera_services.CameraExistsError: 409,
+    BodyTooLargeError: 413,
+    camera_services.CamerasDisabledError: 503,
+    camera_services.HealthUnavailableError: 503,
 }
 
 
@@ -38,24 +52,70 @@ def create_app(
     title: str = "anfang",
     version: str = "0.1.0",
     docs_url: str | None = None,
+    cameras: CameraRegistry | None = None,
+    health: HealthView | None = None,
+    validate_camera: Callable[[CameraSpec], CameraSpec] | None = None,
+    camera_schema: dict[str, Any] | None = None,
+    readiness_checks: Mapping[str, Callable[[], str | None]] | None = None,
 ) -> FastAPI:
-    """An API over `store`, serving snapshots from under `data_dir`. The caller owns the store's lifetime."""
+    """An API over `store`, serving snapshots from under `data_dir`. The caller owns every object it passes.
+
+    - `cameras`: the camera registry behind `/v1/cameras`; without it those routes answer 503.
+    - `health`: the workers' camera health; without it every camera reads `starting`.
+    - `validate_camera`: validates and normalises a camera body (raises `CameraSpecError`); without it
+      only `id` and `uri` are checked.
+    - `camera_schema`: the JSON Schema of the camera body, shown in the OpenAPI document.
+    - `readiness_checks`: name -> check (None when ok, else the cause) for `/readyz`, beside the
+      built-in "store" check (a check named "store" replaces it).
+    """
+    config = config or ApiConfig()
     app = FastAPI(
         title=title,
         version=version,
-        description="Smart-security video analytics: events, alerts and their evidence snapshots.",
+        description="Smart-security video analytics: cameras, events, alerts and their evidence snapshots.",
         docs_url=docs_url,
         redoc_url=None,
     )
-    app.state.ctx = ApiContext(store=store, data_dir=data_dir, config=config or ApiConfig())
+    checks: dict[str, ReadinessCheck] = {"store": lambda: services.check_store(store)}
+    checks.update(readiness_checks or {})
+    app.state.ctx = ApiContext(
+        store=store,
+        data_dir=data_dir,
+        config=config,
+        readiness=ReadinessProbe(checks, timeout_s=config.readiness_timeout_s),
+        cameras=cameras,
+        health=health,
+        validate_camera=validate_camera,
+        camera_schema=camera_schema,
+    )
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _service_error)
     app.add_exception_handler(StoreError, _store_error)
-    app.include_router(health.router)
+    app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(CameraSpecError, _camera_spec_error)
+    app.include_router(health_routes.router)
+    app.include_router(camera_routes.router)
     app.include_router(events.router)
     app.include_router(alerts.router)
     app.include_router(console.router)
+    _publish_camera_schema(app, camera_schema)
     return app
+
+
+def _publish_camera_schema(app: FastAPI, camera_schema: dict[str, Any] | None) -> None:
+    """Adds the camera body's schema (`CameraSpec` and its defs) to the generated OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = app.openapi_schema
+        if document is None:
+            document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(camera_spec_components(camera_schema, existing=schemas))
+            app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
@@ -68,3 +128,54 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("%s %s: store unavailable: %s", request.method, request.url.path, exc)
     return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
+
+
+async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
+    cause = redact_text(str(exc))
+    logger.warning("%s %s: camera registry: %s", request.method, request.url.path, cause)
+    return JSONResponse({"detail": f"camera registry unavailable: {cause}"}, status_code=503)
+
+
+async def _camera_spec_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 shaped like FastAPI's own: `loc` from "body", no credentials echoed back."""
+    errors = exc.errors if isinstance(exc, CameraSpecError) else []
+    detail = [_public_error(e) for e in errors] or [
+        {"type": "value_error", "loc": ["body"], "msg": redact_text(str(exc))}
+    ]
+    logger.info("%s %s: invalid camera: %s", request.method, request.url.path, _summary(detail))
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))
+
+
+def _public_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    """One validation error safe to return: loc prefixed by "body", messages redacted, the input only
+    when scalar and not a secret's (a whole sub-object could carry a URI with its password)."""
+    loc = [p if isinstance(p, int) else str(p) for p in error.get("loc", ())]
+    if not loc or loc[0] != "body":
+        loc.insert(0, "body")
+    out: dict[str, Any] = {
+        "type": str(error.get("type", "value_error")),
+        "loc": loc,
+        "msg": redact_text(str(error.get("msg", ""))),
+    }
+    value = error.get("input")
+    secret = is_secret_key(str(loc[-1]))
+    if "input" in error and not secret and (value is None or isinstance(value, str | bool | int | float)):
+        out["input"] = _scalar(value)
+    ctx = error.get("ctx")
+    if isinstance(ctx, Mapping):
+        out["ctx"] = {str(k): _scalar(v) for k, v in ctx.items()}
+    return out
+
+
+def _summary(detail: list[dict[str, Any]], shown: int = 3) -> str:
+    """The first errors as `loc: msg`, for one log line of bounded length."""
+    text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail[:shown])
+    return text + (f" (and {len(detail) - shown} more)" if len(detail) > shown else "")

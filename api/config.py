@@ -15,7 +15,13 @@ class ApiConfig(BaseModel):
         default=16 * 1024 * 1024, ge=1, description="largest snapshot file read into memory and served"
     )
     console_refresh_s: float = Field(
-        default=3.0, gt=0, description="how often the web console reloads alerts"
+        default=3.0, gt=0, description="how often the web console reloads alerts and camera states"
+    )
+    readiness_timeout_s: float = Field(
+        default=2.0, gt=0, description="how long `/readyz` waits for each readiness check to answer"
+    )
+    camera_body_max_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="largest camera body accepted by POST/PUT /v1/cameras"
     )
 
     @model_validator(mode="after")

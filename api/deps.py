@@ -1,17 +1,26 @@
-"""Request dependencies: the store, data folder and limits `create_app` put on `app.state`."""
+"""Request dependencies: what `create_app` put on `app.state` (store, cameras, health, limits, ...)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
+from api import camera_services
+from api.camera_services import CamerasDisabledError, CameraValidator
 from api.config import ApiConfig
+from api.readiness import ReadinessProbe
 from api.schemas import EventListParams
+from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView
 from events.ports import EventStore
+
+
+class BodyTooLargeError(ValueError):
+    """A request body over the configured limit (-> 413)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +30,11 @@ class ApiContext:
     store: EventStore
     data_dir: Path
     config: ApiConfig
+    readiness: ReadinessProbe
+    cameras: CameraRegistry | None = None
+    health: HealthView | None = None
+    validate_camera: CameraValidator | None = None
+    camera_schema: dict[str, Any] | None = None
 
 
 def get_context(request: Request) -> ApiContext:
@@ -80,3 +94,63 @@ def _too_big(name: str, value: int, maximum: int) -> dict[str, object]:
 
 
 ListRequestDep = Annotated[ListRequest, Depends(get_list_request)]
+
+
+def get_cameras(ctx: ContextDep) -> CameraRegistry:
+    if ctx.cameras is None:
+        raise CamerasDisabledError("camera management is not enabled in this process (no camera registry)")
+    return ctx.cameras
+
+
+def get_health(ctx: ContextDep) -> HealthView | None:
+    return ctx.health
+
+
+def get_camera_validator(ctx: ContextDep) -> CameraValidator:
+    return ctx.validate_camera or camera_services.check_minimal_spec
+
+
+def get_readiness(ctx: ContextDep) -> ReadinessProbe:
+    return ctx.readiness
+
+
+CamerasDep = Annotated[CameraRegistry, Depends(get_cameras)]
+HealthDep = Annotated[HealthView | None, Depends(get_health)]
+CameraValidatorDep = Annotated[CameraValidator, Depends(get_camera_validator)]
+ReadinessDep = Annotated[ReadinessProbe, Depends(get_readiness)]
+
+
+async def read_camera_body(request: Request, config: ConfigDep) -> CameraSpec:
+    """The request body as a JSON object, read up to the configured size (422 / 413 otherwise).
+
+    Read by hand, not declared as a model: the camera's model lives in the pipeline, which
+    validates it (`validate_camera`); the OpenAPI document gets its schema from `create_app`.
+    """
+    limit = config.camera_body_max_bytes
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise BodyTooLargeError(f"the camera body is larger than {limit} bytes")
+    if not raw.strip():
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required"}
+        raise CameraSpecError("missing body", [missing])
+    try:
+        data: Any = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        invalid = {
+            "type": "json_invalid",
+            "loc": ("body", exc.pos if isinstance(exc, json.JSONDecodeError) else 0),
+            "msg": "JSON decode error",
+            "ctx": {"error": exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"},
+        }
+        raise CameraSpecError("invalid JSON", [invalid]) from None
+    if not isinstance(data, dict):
+        raise CameraSpecError(
+            "not an object",
+            [{"type": "dict_type", "loc": ("body",), "msg": "Input should be a JSON object (the camera)"}],
+        )
+    return data
+
+
+CameraBodyDep = Annotated[CameraSpec, Depends(read_camera_body)]

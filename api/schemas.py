@@ -108,8 +108,16 @@ class AlertCountsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
-    store: str = Field(description="'ok' or 'error: <cause>'")
+    """Liveness: the process serves requests (dependencies are `/readyz`'s business)."""
+
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    """Readiness: every dependency answered (`ready`), or which did not and why (`unready`, 503)."""
+
+    status: Literal["ready", "unready"]
+    checks: dict[str, str] = Field(description="each check by name: 'ok' or 'error: <cause>'")
 
 
 class ErrorOut(BaseModel):

@@ -57,7 +57,7 @@ def full_pipeline(
     publisher, stop_sink = start_embedded_sink(store, settings)
     ctx = EmitContext(camera.id, config.site_id, "bench", detector.model, {r.id: r for r in camera.rules})
     worker = CameraWorker(
-        camera, ctx, detector, config.tracker, publisher, SnapshotWriter(work_dir, config.snapshots)
+        camera, ctx, config.tracker, publisher, SnapshotWriter(work_dir, config.snapshots), detector=detector
     )
     t0 = time.perf_counter()
     with open_source(camera.uri) as source:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_MAJOR = 1
 
 #: Namespace for deterministic event ids: a replayed frame yields the same id, so stores dedupe.
@@ -27,6 +27,8 @@ class UnsupportedSchemaVersion(ValueError):  # noqa: N818 (reads as a verdict)
 class EventType(StrEnum):
     ZONE_INTRUSION = "zone_intrusion"
     LINE_CROSSING = "line_crossing"
+    CAMERA_OFFLINE = "camera_offline"
+    CAMERA_ONLINE = "camera_online"
 
 
 class Severity(StrEnum):
@@ -62,7 +64,27 @@ class LineCrossingAttributes(_Frozen):
     )
 
 
-EventAttributes = Annotated[ZoneIntrusionAttributes | LineCrossingAttributes, Field(discriminator="type")]
+class CameraOfflineAttributes(_Frozen):
+    type: Literal[EventType.CAMERA_OFFLINE] = EventType.CAMERA_OFFLINE
+    cause: Literal["unreachable", "not_found", "unauthorized", "stream_ended", "stalled", "decode_error"]
+    detail: str = Field(
+        default="", max_length=500, description="the source's own words, credentials redacted"
+    )
+    last_frame_ts_ms: int | None = Field(default=None, ge=0, description="UTC ms of the last frame received")
+
+
+class CameraOnlineAttributes(_Frozen):
+    type: Literal[EventType.CAMERA_ONLINE] = EventType.CAMERA_ONLINE
+    downtime_s: float | None = Field(
+        default=None, ge=0, description="seconds since it went offline; null on the camera's first start"
+    )
+    resolution_wh: tuple[int, int] | None = None
+
+
+EventAttributes = Annotated[
+    ZoneIntrusionAttributes | LineCrossingAttributes | CameraOfflineAttributes | CameraOnlineAttributes,
+    Field(discriminator="type"),
+]
 
 
 class Snapshot(_Frozen):

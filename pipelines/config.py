@@ -75,15 +75,40 @@ class LineCrossingRule(RuleBase):
 RuleConfig = Annotated[ZoneIntrusionRule | LineCrossingRule, Field(discriminator="type")]
 
 
+_URI_SCHEMES = ("file", "rtsp", "rtsps", "rtspt", "http", "https", "v4l2")
+
+
 class CameraConfig(_Strict):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    uri: str = Field(description="file path, file:// or rtsp:// URI")
-    analysis_fps: float | None = Field(
-        default=None, gt=0, description="frames analysed per second; None = all"
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    uri: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="file path, file://, rtsp(s)://, http(s):// (MJPEG, HLS, MP4) or v4l2:///dev/videoN; "
+        "credentials in the URI are kept for the worker and never shown",
     )
+    enabled: bool = Field(default=True, description="false: kept in the registry, not analysed")
+    analysis_fps: float | None = Field(
+        default=None, gt=0, le=120, description="frames analysed per second; None = all"
+    )
+    rtsp_transport: Literal["tcp", "udp"] = Field(default="tcp", description="RTSP lower transport")
+    live: bool | None = Field(
+        default=None,
+        description="treat as live (reconnect on end of stream, drop frames when behind); None = by scheme",
+    )
+    offline_severity: Severity = Field(default=Severity.HIGH, description="severity of camera_offline events")
+    offline_alert: bool = Field(default=True, description="camera_offline events are alerts")
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
+
+    @field_validator("uri")
+    @classmethod
+    def _supported_scheme(cls, uri: str) -> str:
+        if "://" in uri:
+            scheme = uri.split("://", 1)[0].lower()
+            if scheme not in _URI_SCHEMES:
+                raise ValueError(f"unsupported URI scheme {scheme!r} (supported: {', '.join(_URI_SCHEMES)})")
+        return uri
 
     @model_validator(mode="after")
     def _references(self) -> CameraConfig:
@@ -123,7 +148,9 @@ class AppConfig(_Strict):
     detector: DetectorConfig
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
-    cameras: list[CameraConfig] = Field(min_length=1)
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, description="seeds an empty camera registry; the API edits cameras at run time"
+    )
 
     @field_validator("cameras")
     @classmethod

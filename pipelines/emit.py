@@ -6,7 +6,15 @@ import uuid
 from dataclasses import dataclass
 
 from detectors.base import ModelInfo
-from events.schema import Event, ModelRef, Snapshot, make_event_id
+from events.schema import (
+    CameraOfflineAttributes,
+    CameraOnlineAttributes,
+    Event,
+    ModelRef,
+    Severity,
+    Snapshot,
+    make_event_id,
+)
 from pipelines.analytics.base import Finding
 from pipelines.config import RuleBase
 
@@ -55,5 +63,37 @@ def build_event(
         attributes=finding.attributes,
         snapshot=snapshot,
         model=ModelRef(name=ctx.model.name, version=ctx.model.version),
+        worker_id=ctx.worker_id,
+    )
+
+
+#: The pseudo-rule and model of the events the camera supervisor emits about camera health.
+HEALTH_RULE_ID = "camera-health"
+HEALTH_MODEL = ModelRef(name="anfang-supervisor", version="1")
+
+
+def build_health_event(
+    ctx: EmitContext,
+    ts_ms: int,
+    attributes: CameraOfflineAttributes | CameraOnlineAttributes,
+    severity: Severity,
+    alert: bool,
+) -> Event:
+    """A `camera_offline` / `camera_online` event: whole frame, no track, no snapshot."""
+    return Event(
+        event_id=make_event_id(ctx.camera_id, HEALTH_RULE_ID, None, ts_ms, attributes.model_dump_json()),
+        ts_ms=ts_ms,
+        camera_id=ctx.camera_id,
+        site_id=ctx.site_id,
+        type=attributes.type,
+        severity=severity,
+        alert=alert,
+        rule_id=HEALTH_RULE_ID,
+        track_id=None,
+        label="camera",
+        confidence=1.0,
+        bbox_xyxy=(0.0, 0.0, 1.0, 1.0),
+        attributes=attributes,
+        model=HEALTH_MODEL,
         worker_id=ctx.worker_id,
     )

@@ -1,26 +1,23 @@
-"""One camera's loop: frames -> detect -> track -> rules -> evidence -> events -> bus.
+"""One camera's analysis: detections -> track -> rules -> evidence -> events -> bus, and its counters.
 
-A thin loop around small parts; every part is injected, so tests and the benchmark drive it
-with the real detector on real frames and the composition root wires it to the real bus.
+Every part is injected, so tests and the benchmark drive it with the real detector on real frames and
+the composition root wires it to the real bus. The frame loop lives in `pipelines.inference`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from detectors.base import Detector, FrameBGR
+from detectors.base import Detections, Detector, FrameBGR
 from events.ports import EventPublisher
 from events.schema import Event
 from pipelines.analytics.engine import RuleEngine
 from pipelines.config import CameraConfig, TrackerConfig
 from pipelines.emit import EmitContext, build_event, event_id_for
 from pipelines.evidence import SnapshotWriter
-from pipelines.sources import Frame
 from pipelines.tracking import Tracker
 
 logger = logging.getLogger(__name__)
@@ -65,16 +62,21 @@ ProgressFn = Callable[[CameraStats], None]
 
 
 class CameraWorker:
-    """Analyses one camera's frames; `process` is one frame, `run` the whole stream."""
+    """Analyses one camera's frames after detection: track -> rules -> evidence -> events -> bus.
+
+    The shared detector (`pipelines.inference`) calls `analyse` with a frame and its detections;
+    `process` detects with the worker's own detector first (benchmarks, single-camera tools).
+    Not thread-safe: one thread (the inference loop) drives a worker.
+    """
 
     def __init__(
         self,
         camera: CameraConfig,
         ctx: EmitContext,
-        detector: Detector,
         tracker_config: TrackerConfig,
         publisher: EventPublisher,
         snapshots: SnapshotWriter | None,
+        detector: Detector | None = None,
     ) -> None:
         self.camera = camera
         self._ctx = ctx
@@ -88,17 +90,30 @@ class CameraWorker:
         self.stats = CameraStats(camera_id=camera.id)
 
     def start_stream(self, resolution_wh: tuple[int, int], fps: float) -> None:
-        """(Re)build the per-stream state: rules in pixels, a fresh tracker."""
+        """(Re)build the per-stream state: rules in pixels, a fresh tracker (also after a reconnect)."""
         self._resolution_wh = resolution_wh
         self._engine = RuleEngine.for_camera(self.camera, resolution_wh)
         self._tracker = Tracker(self._tracker_config, fps)
 
+    def reconfigure(self, camera: CameraConfig, ctx: EmitContext) -> None:
+        """New zones, lines or rules for the same stream: the tracker and its ids are kept."""
+        self.camera, self._ctx = camera, ctx
+        if self._resolution_wh is not None:
+            self._engine = RuleEngine.for_camera(camera, self._resolution_wh)
+
     def process(self, image_bgr: FrameBGR, ts_ms: int, pts_ms: int | None = None) -> list[Event]:
+        """Detect with this worker's own detector, then `analyse`."""
+        if self._detector is None:
+            raise RuntimeError("this CameraWorker has no detector of its own: call analyse()")
+        return self.analyse(image_bgr, self._detector.detect(image_bgr), ts_ms, pts_ms)
+
+    def analyse(
+        self, image_bgr: FrameBGR, detections: Detections, ts_ms: int, pts_ms: int | None = None
+    ) -> list[Event]:
         if self._engine is None or self._tracker is None or self._resolution_wh is None:
             h, w = image_bgr.shape[:2]
             self.start_stream((w, h), self.camera.analysis_fps or 10.0)
         assert self._engine is not None and self._tracker is not None and self._resolution_wh is not None
-        detections = self._detector.detect(image_bgr)
         tracked = self._tracker.update(detections, pts_ms)
         findings = self._engine.evaluate(tracked, ts_ms)
         events: list[Event] = []
@@ -118,32 +133,10 @@ class CameraWorker:
             events.append(event)
         self.stats.frames += 1
         self.stats.detections += len(detections)
+        self.count(events)
+        return events
+
+    def count(self, events: list[Event]) -> None:
         for event in events:
             self.stats.events_by_type[event.type.value] += 1
             self.stats.alerts += int(event.alert)
-        return events
-
-    def run(
-        self,
-        frames: Iterable[Frame],
-        base_ts_ms: int,
-        stop: threading.Event,
-        progress: ProgressFn | None = None,
-        progress_every_s: float = 2.0,
-    ) -> CameraStats:
-        """Analyse until the frames end or `stop` is set; `ts_ms = base_ts_ms + frame.pts_ms`."""
-        started = last_report = time.monotonic()
-        for frame in frames:
-            if stop.is_set():
-                break
-            t0 = time.monotonic()
-            self.process(frame.image_bgr, base_ts_ms + frame.pts_ms, frame.pts_ms)
-            self.stats.position_ms = frame.pts_ms
-            now = time.monotonic()
-            self.stats.busy_s += now - t0
-            self.stats.wall_s = now - started
-            if progress is not None and now - last_report >= progress_every_s:
-                last_report = now
-                progress(self.stats)
-        self.stats.wall_s = time.monotonic() - started
-        return self.stats

@@ -223,8 +223,12 @@ def ensure_topics(
     replication_factor: int = 1,
     topics: Sequence[str] = (EVENTS_TOPIC, DLQ_TOPIC, HEALTH_TOPIC, CAMERAS_TOPIC),
     timeout_s: float = 10.0,
+    compacted: Sequence[str] = (),
 ) -> list[str]:
-    """Creates the missing topics; returns the names created (empty when all existed). Idempotent."""
+    """Creates the missing topics; returns the names created (empty when all existed). Idempotent.
+
+    `compacted`: topics (besides the default cameras topic) created with `cleanup.policy=compact`.
+    """
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -246,7 +250,7 @@ def ensure_topics(
             t: {
                 "num_partitions": partitions,
                 "replication_factor": replication_factor,
-                "configs": TOPIC_CONFIGS.get(t, {}),
+                "configs": TOPIC_CONFIGS[CAMERAS_TOPIC] if t in compacted else TOPIC_CONFIGS.get(t, {}),
             }
             for t in missing
         }

@@ -1,15 +1,27 @@
-"""Test doubles for the API tests: an in-memory `EventStore` and event/snapshot builders."""
+"""Test doubles for the API tests: an in-memory `EventStore`, event/snapshot builders, and the camera
+side: an in-memory `CameraRegistry` and `HealthView`, and a camera validator over a small pydantic model
+shaped like the pipeline's CameraConfig (nested models, so its JSON Schema has `$defs`)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from events.cameras import (
+    CameraHealth,
+    CameraRecord,
+    CameraSpec,
+    CameraSpecError,
+    CameraStatus,
+    RegistryError,
+)
 from events.ports import EventPage, EventQuery, StoreError
 from events.schema import Event, Snapshot
 from tests.unit.events_samples import build_event, counts_by_type, matches, newest_first
@@ -86,3 +98,149 @@ def attach_snapshot(data_dir: Path, event: Event, seed: int) -> tuple[Event, byt
     content = jpeg_bytes(seed)
     snap = write_snapshot(data_dir, event.camera_id, event.event_id, content)
     return event.model_copy(update={"snapshot": snap}), content
+
+
+class FakeCameraRegistry:
+    """`events.cameras.CameraRegistry` over a dict; `fail` makes every call raise `RegistryError`."""
+
+    def __init__(self, specs: Sequence[CameraSpec] = ()) -> None:
+        self.records: dict[str, CameraRecord] = {}
+        self.fail: str | None = None
+        self.clock_ms = T0_MS
+        for spec in specs:
+            self.put(spec)
+
+    def _check(self) -> None:
+        if self.fail is not None:
+            raise RegistryError(self.fail)
+
+    def list(self) -> list[CameraRecord]:
+        self._check()
+        return [self.records[k] for k in sorted(self.records)]
+
+    def get(self, camera_id: str) -> CameraRecord | None:
+        self._check()
+        return self.records.get(camera_id)
+
+    def put(self, spec: CameraSpec) -> CameraRecord:
+        self._check()
+        camera_id = str(spec["id"])
+        old = self.records.get(camera_id)
+        self.clock_ms += 1000
+        record = CameraRecord(
+            camera_id=camera_id,
+            spec=dict(spec),
+            version=1 if old is None else old.version + 1,
+            updated_ts_ms=self.clock_ms,
+        )
+        self.records[camera_id] = record
+        return record
+
+    def delete(self, camera_id: str) -> bool:
+        self._check()
+        return self.records.pop(camera_id, None) is not None
+
+    def close(self) -> None:
+        pass
+
+
+class FakeHealthView:
+    """`events.cameras.HealthView` over a dict; `fail` makes `latest` raise."""
+
+    def __init__(self, health: Sequence[CameraHealth] = ()) -> None:
+        self.health = {h.camera_id: h for h in health}
+        self.fail: str | None = None
+
+    def latest(self) -> Mapping[str, CameraHealth]:
+        if self.fail is not None:
+            raise ConnectionError(self.fail)
+        return dict(self.health)
+
+    def close(self) -> None:
+        pass
+
+
+def camera_health(camera_id: str, status: CameraStatus, **fields: Any) -> CameraHealth:
+    """A health row with plausible figures for `status` (online: 10 FPS, 1080p), overridable."""
+    online = status == CameraStatus.ONLINE
+    defaults: dict[str, Any] = {
+        "worker_id": "worker-1",
+        "analysed_fps": 10.0 if online else 0.0,
+        "decoded_fps": 25.0 if online else 0.0,
+        "frames_analysed": 1200 if online else 0,
+        "last_frame_age_s": 0.1 if online else None,
+        "resolution_wh": (1920, 1080) if online else None,
+        "since_ts_ms": T0_MS,
+    }
+    return CameraHealth(camera_id=camera_id, status=status, **(defaults | fields))
+
+
+class FakeZone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    polygon: list[tuple[float, float]] = Field(min_length=3)
+
+
+class FakeRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    type: str = "zone_intrusion"
+    zone: str
+
+
+class FakeCameraConfig(BaseModel):
+    """Shaped like the pipeline's CameraConfig: what `fake_validate_camera` checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    uri: str = Field(min_length=1)
+    analysis_fps: float = Field(default=10.0, gt=0)
+    zones: list[FakeZone] = Field(default_factory=list)
+    rules: list[FakeRule] = Field(default_factory=list)
+
+    @field_validator("uri")
+    @classmethod
+    def _scheme(cls, uri: str) -> str:
+        if not uri.startswith(("rtsp://", "rtsps://", "http://", "https://", "file://", "v4l2://")):
+            raise ValueError(f"unsupported scheme in {uri}")  # echoes the uri, as real validators do
+        return uri
+
+    @model_validator(mode="after")
+    def _rules_name_zones(self) -> FakeCameraConfig:
+        zones = {z.id for z in self.zones}
+        for rule in self.rules:
+            if rule.zone not in zones:
+                raise ValueError(f"rule {rule.id!r} names a missing zone {rule.zone!r}")
+        return self
+
+
+def fake_validate_camera(spec: CameraSpec) -> CameraSpec:
+    """The composition root's validator, in small: pydantic errors become `CameraSpecError`."""
+    try:
+        config = FakeCameraConfig.model_validate(spec)
+    except ValidationError as exc:
+        errors = [dict(e) for e in exc.errors()]
+        raise CameraSpecError(f"invalid camera: {exc.error_count()} errors", errors) from exc
+    return config.model_dump(mode="json")
+
+
+#: What the composition root passes as `camera_schema`.
+FAKE_CAMERA_SCHEMA: dict[str, Any] = FakeCameraConfig.model_json_schema()
+
+#: A password that must never appear in a response or a log line.
+SECRET = "s3cr3t-Pa55"
+CAMERA_URI = f"rtsp://admin:{SECRET}@10.0.0.5:554/stream1"
+
+
+def camera_spec(camera_id: str = "gate", **fields: Any) -> CameraSpec:
+    """A valid camera body: an RTSP uri with a password, one zone and a rule on it."""
+    spec: CameraSpec = {
+        "id": camera_id,
+        "uri": CAMERA_URI,
+        "zones": [{"id": "road", "polygon": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]}],
+        "rules": [{"id": "road-intrusion", "zone": "road"}],
+    }
+    return spec | fields

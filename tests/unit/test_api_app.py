@@ -1,4 +1,6 @@
-"""App-wide behaviour: health, store failures as 503 JSON, the console page, OpenAPI, no shared state."""
+"""App-wide behaviour: store failures as 503 JSON, the console page, OpenAPI, no shared state.
+
+Liveness and readiness: test_api_health.py; cameras: test_api_cameras.py."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ from pydantic import ValidationError
 
 from api.app import create_app
 from api.config import ApiConfig
-from events.ports import EventPage, EventQuery
 from tests.unit.api_fakes import T0_MS, FakeEventStore, attach_snapshot, make_event
 
 
@@ -21,35 +22,6 @@ from tests.unit.api_fakes import T0_MS, FakeEventStore, attach_snapshot, make_ev
 def store(tmp_path: Path) -> FakeEventStore:
     event, _ = attach_snapshot(tmp_path, make_event(ts_ms=T0_MS), seed=1)
     return FakeEventStore([event])
-
-
-def test_healthz_ok(store: FakeEventStore, tmp_path: Path) -> None:
-    r = TestClient(create_app(store, tmp_path)).get("/healthz")
-    assert (r.status_code, r.json()) == (200, {"status": "ok", "store": "ok"})
-
-
-class BrokenQueryStore(FakeEventStore):
-    def query(self, q: EventQuery) -> EventPage:
-        raise ConnectionRefusedError("connection refused by 127.0.0.1:9000")
-
-
-@pytest.mark.parametrize(
-    ("broken", "cause"),
-    [
-        ("store_error", "StoreError: chdb is locked"),
-        ("other_error", "ConnectionRefusedError: connection refused"),
-    ],
-)
-def test_healthz_503_when_store_fails(store: FakeEventStore, tmp_path: Path, broken: str, cause: str) -> None:
-    if broken == "store_error":
-        store.fail = "chdb is locked"
-    else:
-        store = BrokenQueryStore()
-    r = TestClient(create_app(store, tmp_path)).get("/healthz")
-    assert r.status_code == 503
-    body = r.json()
-    assert body["status"] == "unavailable"
-    assert body["store"].startswith(f"error: {cause}")
 
 
 @pytest.mark.parametrize(
@@ -81,6 +53,15 @@ def test_console_page(store: FakeEventStore, tmp_path: Path) -> None:
         assert f"<th>{header}</th>" in html
     assert 'content="2500"' in html and "__REFRESH_MS__" not in html
     assert '"/v1/alerts?"' in html and 'img.loading = "lazy"' in html
+    # the camera panel: states from /v1/cameras, refreshed with the alerts; health events read as such
+    assert '<section id="cameras"' in html and 'getJson("/v1/cameras")' in html
+    assert (
+        "refreshCameras();" in html
+        and "setInterval(() => { if (!paused && !document.hidden) refreshAll(); }" in html
+    )
+    for status in ("starting", "online", "offline", "reconnecting", "finished", "stopped"):
+        assert f".st-{status}" in html
+    assert 'at.type === "camera_offline"' in html and 'at.type === "camera_online"' in html
     # self-contained and escaping: no external resources, no HTML built from data
     assert not re.search(r"(src|href)=\"(https?:)?//", html) and "@import" not in html
     assert "innerHTML" not in html and "insertAdjacentHTML" not in html and "document.write" not in html
@@ -99,6 +80,9 @@ def test_openapi_served_and_cdn_docs_off_by_default(store: FakeEventStore, tmp_p
     assert spec["info"] == {"title": "t", "version": "9.9", "description": spec["info"]["description"]}
     assert {
         "/healthz",
+        "/readyz",
+        "/v1/cameras",
+        "/v1/cameras/{camera_id}",
         "/v1/events",
         "/v1/events/{event_id}",
         "/v1/events/{event_id}/snapshot",

@@ -126,4 +126,4 @@ def test_schema_command_writes_the_published_schema(tmp_path: Path) -> None:
     out = tmp_path / "schema.json"
     proc = _anfang(tmp_path, "schema", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert out.read_text() == (REPO / "events/schemas/event-1.0.json").read_text()
+    assert out.read_text() == (REPO / "events/schemas/event-1.1.json").read_text()

@@ -15,22 +15,25 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.sources import Frame, FrameSource, SourceError, _to_bgr, open_source, redact_uri, resolve_uri
+from events.cameras import OfflineCause, redact_text, redact_uri
+from pipelines.sources import Frame, SourceError, SourceOptions, open_source, resolve_uri
+from pipelines.sources.gst_helpers import classify_error, to_bgr
+from pipelines.sources.gstreamer import GstSource
 from tests.unit.detector_assets import MEGAMIND_BUGY, VTEST, require_media
 
 
-def _all_frames(source: FrameSource) -> list[Frame]:
+def _all_frames(source: GstSource) -> list[Frame]:
     with source:
         return list(source)
 
 
 @pytest.fixture(scope="module")
-def vtest_decoded() -> tuple[list[Frame], FrameSource]:
+def vtest_decoded() -> tuple[list[Frame], GstSource]:
     source = open_source(str(require_media(VTEST)))
     return _all_frames(source), source
 
 
-def test_vtest_decodes_every_frame(vtest_decoded: tuple[list[Frame], FrameSource]) -> None:
+def test_vtest_decodes_every_frame(vtest_decoded: tuple[list[Frame], GstSource]) -> None:
     frames, source = vtest_decoded
     assert len(frames) == 795
     assert source.resolution_wh == (768, 576)
@@ -45,7 +48,7 @@ def test_vtest_decodes_every_frame(vtest_decoded: tuple[list[Frame], FrameSource
     assert pts[-1] == 79_400  # 10 fps
 
 
-def test_vtest_frames_match_an_independent_decoder(vtest_decoded: tuple[list[Frame], FrameSource]) -> None:
+def test_vtest_frames_match_an_independent_decoder(vtest_decoded: tuple[list[Frame], GstSource]) -> None:
     """Same pixels (within decoder/colour-conversion rounding) as OpenCV's FFmpeg decoder."""
     frames, _ = vtest_decoded
     capture = cv2.VideoCapture(str(VTEST))
@@ -60,7 +63,7 @@ def test_vtest_frames_match_an_independent_decoder(vtest_decoded: tuple[list[Fra
 
 def test_a_file_always_yields_the_same_frames() -> None:
     def digests(uri: str) -> list[str]:
-        with open_source(uri, queue_max=2) as source:
+        with open_source(uri, SourceOptions(queue_max=2)) as source:
             out = []
             for frame in source:
                 out.append(hashlib.sha256(frame.image_bgr.tobytes()).hexdigest())
@@ -77,7 +80,7 @@ def test_a_file_always_yields_the_same_frames() -> None:
     [(20.0, 795), (5.0, 398), (3.0, 199), (1.0, 80)],
 )
 def test_analysis_fps_subsamples_by_pts(analysis_fps: float, expected: int) -> None:
-    source = open_source(str(require_media(VTEST)), analysis_fps=analysis_fps)
+    source = open_source(str(require_media(VTEST)), SourceOptions(analysis_fps=analysis_fps))
     frames = _all_frames(source)
     assert len(frames) == expected
     assert source.frames_skipped == 795 - expected
@@ -101,12 +104,15 @@ def test_close_mid_stream_stops_iteration() -> None:
         ("/nonexistent/video.avi", "video not found: /nonexistent/video.avi"),
         ("file:///nonexistent/a%20b.avi", "video not found: /nonexistent/a b.avi"),
         ("/usr/share", "video is not a file: /usr/share"),
-        ("http://example.com/x.mp4", "unsupported source URI scheme 'http'"),
+        ("ftp://example.com/x.mp4", "unsupported source URI scheme 'ftp'"),
+        ("rtsp:///stream1", "no host in rtsp:///stream1"),
+        ("v4l2:///dev/video-none", "capture device not found: /dev/video-none"),
     ],
 )
 def test_unusable_uris_fail_before_decoding(uri: str, message: str) -> None:
-    with pytest.raises(SourceError, match=message.replace(".", r"\.")):
+    with pytest.raises(SourceError, match=message.replace(".", r"\.")) as raised:
         open_source(uri)
+    assert raised.value.cause is OfflineCause.NOT_FOUND
 
 
 @pytest.mark.parametrize(
@@ -117,7 +123,7 @@ def test_a_file_that_is_not_a_video_names_the_gstreamer_error(tmp_path: Path, co
     fake = tmp_path / "fake.avi"
     fake.write_bytes(content)
     with pytest.raises(SourceError, match=r"cannot decode file://.*fake\.avi: \w+"):
-        open_source(str(fake), watchdog_s=5)
+        open_source(str(fake), SourceOptions(stall_s=5))
 
 
 def test_megamind_bugy_decodes_without_crashing() -> None:
@@ -168,7 +174,7 @@ def test_to_bgr_drops_row_padding(width: int, height: int, stride: int) -> None:
     image = np.arange(height * width * 3, dtype=np.uint8).reshape(height, width, 3)
     padded = np.full((height, stride), 0xEE, dtype=np.uint8)
     padded[:, : width * 3] = image.reshape(height, width * 3)
-    out = _to_bgr(padded.tobytes(), width, height, stride)
+    out = to_bgr(padded.tobytes(), width, height, stride)
     np.testing.assert_array_equal(out, image)
     assert out.flags["C_CONTIGUOUS"] and out.flags["WRITEABLE"]
 
@@ -185,14 +191,34 @@ def test_redact_uri_hides_passwords(uri: str, expected: str) -> None:
     assert redact_uri(uri) == expected
 
 
-def test_rtsp_uris_are_live_and_not_checked_on_disk() -> None:
-    assert resolve_uri("rtsp://cam.local/x") == ("rtsp://cam.local/x", True)
+@pytest.mark.parametrize(
+    "uri", ["rtsp://cam.local/x", "rtsps://cam.local/x", "http://cam.local/mjpeg", "https://cam.local/a.m3u8"]
+)
+def test_network_uris_are_live_and_not_checked_on_disk(uri: str) -> None:
+    assert resolve_uri(uri) == (uri, True)
 
 
-@pytest.mark.parametrize("kwargs", [{"queue_max": 0}, {"watchdog_s": 0.0}, {"analysis_fps": 0.0}])
+@pytest.mark.parametrize(
+    ("text", "cause"),
+    [
+        (
+            "Could not open resource for reading and writing. Failed to connect. (Connection refused)",
+            "unreachable",
+        ),
+        ("Unauthorized (401)", "unauthorized"),
+        ("Not Found (404)", "not_found"),
+        ("Could not read from resource. Could not receive message. (Timeout while waiting)", "unreachable"),
+        ("Internal data stream error. streaming stopped, reason not-negotiated (-4)", "decode_error"),
+    ],
+)
+def test_gstreamer_errors_are_classified(text: str, cause: str) -> None:
+    assert classify_error(text) == OfflineCause(cause)
+
+
+@pytest.mark.parametrize("kwargs", [{"queue_max": 0}, {"stall_s": 0.0}, {"analysis_fps": 0.0}])
 def test_bad_limits_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
-        open_source(str(VTEST), **kwargs)
+        SourceOptions(**kwargs)
 
 
 # --- live sources, against a local RTSP server ---------------------------------------------------
@@ -240,7 +266,10 @@ def _jpeg_stream(frames: int, fps: int) -> str:
 def test_live_stream_end_is_a_failure(rtsp_server: Any) -> None:
     uri = rtsp_server(_jpeg_stream(frames=30, fps=30))
     received = 0
-    with pytest.raises(SourceError, match="stream ended"), open_source(uri, watchdog_s=5) as source:
+    with (
+        pytest.raises(SourceError, match="stream ended"),
+        open_source(uri, SourceOptions(stall_s=5)) as source,
+    ):
         assert source.live and source.resolution_wh == (160, 120)
         for _frame in source:
             received += 1
@@ -252,7 +281,7 @@ def test_a_slow_consumer_drops_live_frames_and_counts_them(rtsp_server: Any) -> 
     received: list[Frame] = []
     with (
         pytest.raises(SourceError, match="stream ended"),
-        open_source(uri, queue_max=2, watchdog_s=5) as source,
+        open_source(uri, SourceOptions(queue_max=2, stall_s=5)) as source,
     ):
         for frame in source:
             received.append(frame)
@@ -269,8 +298,9 @@ def test_a_refused_rtsp_connection_names_the_cause() -> None:
         port = s.getsockname()[1]
     with pytest.raises(
         SourceError, match=r"cannot decode rtsp://u:\*\*\*@127\.0\.0\.1:\d+/x: Could not open"
-    ):
-        open_source(f"rtsp://u:pw@127.0.0.1:{port}/x", watchdog_s=5)
+    ) as raised:
+        open_source(f"rtsp://u:pw@127.0.0.1:{port}/x", SourceOptions(stall_s=5))
+    assert raised.value.cause is OfflineCause.UNREACHABLE
 
 
 def test_a_silent_server_trips_the_watchdog() -> None:
@@ -279,8 +309,9 @@ def test_a_silent_server_trips_the_watchdog() -> None:
         server.listen()
         port = server.getsockname()[1]
         t0 = time.monotonic()
-        with pytest.raises(SourceError, match=r"no frame for 1\.5 s"):
-            open_source(f"rtsp://127.0.0.1:{port}/x", watchdog_s=1.5)
+        with pytest.raises(SourceError, match=r"no frame for 1\.5 s") as raised:
+            open_source(f"rtsp://127.0.0.1:{port}/x", SourceOptions(stall_s=1.5))
+        assert raised.value.cause is OfflineCause.STALLED
         assert 1.4 < time.monotonic() - t0 < 5
 
 
@@ -289,3 +320,15 @@ def test_a_file_reports_its_duration_for_progress() -> None:
         duration_ms = source.duration_ms
     assert duration_ms is not None
     assert abs(duration_ms - 79_500) <= 200  # 795 frames at 10 fps
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("could not open rtsp://admin:pw@10.0.0.5:554/x", "could not open rtsp://admin:***@10.0.0.5:554/x"),
+        ("a http://u:p@h/ and rtsps://x:y@z/s", "a http://u:***@h/ and rtsps://x:***@z/s"),
+        ("no credentials rtsp://h/x", "no credentials rtsp://h/x"),
+    ],
+)
+def test_redact_text_hides_passwords_in_library_messages(text: str, expected: str) -> None:
+    assert redact_text(text) == expected

@@ -1,7 +1,8 @@
-"""`FrameSource`: a GStreamer decoding pipeline pulled frame by frame from the calling thread.
+"""`GstSource`: a GStreamer decoding pipeline pulled frame by frame from the calling thread.
 
 `uridecodebin ! videoconvert ! video/x-raw,format=BGR ! appsink`, with no GLib main loop. Open one
-with `pipelines.sources.open_source`, which validates the arguments and the URI first.
+with `pipelines.sources.open_source`, which validates the options and the URI first. Every failure
+is a `SourceError` whose `cause` says why (classified from GStreamer's own error text).
 """
 
 from __future__ import annotations
@@ -12,16 +13,9 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from pipelines.gst_frames import (
-    NS_PER_MS,
-    Frame,
-    SourceError,
-    import_gst,
-    link_video_pad,
-    redact_uri,
-    repair_pts_ns,
-    to_bgr,
-)
+from events.cameras import OfflineCause, redact_text, redact_uri
+from pipelines.sources.base import NS_PER_MS, Frame, SourceError, SourceOptions
+from pipelines.sources.gst_helpers import classify_error, import_gst, link_video_pad, repair_pts_ns, to_bgr
 
 logger = logging.getLogger(__name__)
 
@@ -29,30 +23,22 @@ logger = logging.getLogger(__name__)
 _PTS_SLACK_NS = 1_000_000
 #: How long one pull waits before the loop looks at the bus and the watchdog again.
 _POLL_NS = 100 * NS_PER_MS
-#: RTSP jitter-buffer latency: low, the pipeline favours freshness over smoothness.
-DEFAULT_RTSP_LATENCY_MS = 200
 
 
-class FrameSource(Iterator[Frame]):
+class GstSource(Iterator[Frame]):
     """Iterator of decoded `Frame`s; close it (or use `with`) to stop the pipeline."""
 
-    def __init__(
-        self,
-        uri: str,
-        *,
-        live: bool,
-        queue_max: int,
-        watchdog_s: float,
-        analysis_fps: float | None,
-        rtsp_latency_ms: int = DEFAULT_RTSP_LATENCY_MS,
-    ) -> None:
+    def __init__(self, uri: str, *, live: bool, options: SourceOptions) -> None:
         self.uri = uri
         self.live = live
-        self._rtsp_latency_ms = rtsp_latency_ms
+        self._options = options
         self._caps: Any = None
-        self._queue_max = queue_max
-        self._watchdog_s = watchdog_s
-        self._min_step_ns = None if analysis_fps is None else round(1e9 / analysis_fps) - _PTS_SLACK_NS
+        self._queue_max = options.queue_max
+        self._watchdog_s = options.stall_s
+        fps = options.analysis_fps
+        self._min_step_ns = None if fps is None else round(1e9 / fps) - _PTS_SLACK_NS
+        self._stop_requested = False
+        self._last_warning: str | None = None
         self._pipeline: Any = None
         self._appsink: Any = None
         self._pending: Frame | None = None
@@ -88,7 +74,10 @@ class FrameSource(Iterator[Frame]):
         capsfilter = gst.ElementFactory.make("capsfilter", "bgr")
         appsink = gst.ElementFactory.make("appsink", "sink")
         if None in (decode, convert, capsfilter, appsink):
-            raise SourceError("GStreamer elements missing (install gstreamer1.0-plugins-base/-good/-libav)")
+            raise SourceError(
+                "GStreamer elements missing (install gstreamer1.0-plugins-base/-good/-libav)",
+                OfflineCause.DECODE_ERROR,
+            )
         decode.set_property("uri", self.uri)
         decode.set_property("caps", gst.Caps.from_string("video/x-raw(ANY)"))
         decode.set_property("expose-all-streams", False)
@@ -101,7 +90,7 @@ class FrameSource(Iterator[Frame]):
         for element in (decode, convert, capsfilter, appsink):
             pipeline.add(element)
         if not (convert.link(capsfilter) and capsfilter.link(appsink)):
-            raise SourceError("cannot link videoconvert ! capsfilter ! appsink")
+            raise SourceError("cannot link videoconvert ! capsfilter ! appsink", OfflineCause.DECODE_ERROR)
         decode.connect("pad-added", link_video_pad, convert)
         decode.connect("source-setup", self._on_source_setup)
         appsink.get_static_pad("sink").add_probe(gst.PadProbeType.BUFFER, self._on_buffer)
@@ -110,7 +99,11 @@ class FrameSource(Iterator[Frame]):
             self._raise_bus_error(f"cannot start decoding {redact_uri(self.uri)}")
         self._pending = self._pull()
         if self._pending is None:
-            raise SourceError(f"no decodable video frames in {redact_uri(self.uri)}")
+            if self._stop_requested:
+                raise SourceError(f"stopped while opening {redact_uri(self.uri)}", OfflineCause.STREAM_ENDED)
+            raise SourceError(
+                f"no decodable video frames in {redact_uri(self.uri)}", OfflineCause.DECODE_ERROR
+            )
         logger.info(
             "source %s: %dx%d @ %s fps (%s)",
             redact_uri(self.uri),
@@ -133,7 +126,11 @@ class FrameSource(Iterator[Frame]):
             self._pipeline = self._appsink = None
         self._finished = True
 
-    def __enter__(self) -> FrameSource:
+    def request_stop(self) -> None:
+        """Ask a pull in progress (possibly in another thread) to return; the owner then closes."""
+        self._stop_requested = True
+
+    def __enter__(self) -> GstSource:
         return self
 
     def __exit__(
@@ -145,9 +142,9 @@ class FrameSource(Iterator[Frame]):
     def _on_source_setup(self, _decode: Any, source: Any) -> None:
         names = {p.name for p in source.list_properties()}
         if "latency" in names:
-            source.set_property("latency", self._rtsp_latency_ms)
+            source.set_property("latency", self._options.rtsp_latency_ms)
         if "protocols" in names:
-            self._gst.util_set_object_arg(source, "protocols", "tcp")
+            self._gst.util_set_object_arg(source, "protocols", self._options.rtsp_transport)
         if "drop-on-latency" in names:
             source.set_property("drop-on-latency", True)
 
@@ -159,7 +156,7 @@ class FrameSource(Iterator[Frame]):
         return self._gst.PadProbeReturn.OK
 
     # --- iteration -------------------------------------------------------------------------------
-    def __iter__(self) -> FrameSource:
+    def __iter__(self) -> GstSource:
         return self
 
     def __next__(self) -> Frame:
@@ -192,7 +189,7 @@ class FrameSource(Iterator[Frame]):
         deadline = time.monotonic() + self._watchdog_s
         while True:
             pipeline, appsink = self._pipeline, self._appsink
-            if pipeline is None:  # closed, possibly from another thread
+            if pipeline is None or self._stop_requested:  # closed or stopping, possibly from another thread
                 return None
             self._check_bus(pipeline.get_bus())
             sample = appsink.try_pull_sample(_POLL_NS)
@@ -203,11 +200,13 @@ class FrameSource(Iterator[Frame]):
                 return None
             if appsink.is_eos():
                 if self.live:
-                    raise SourceError(f"stream ended: {redact_uri(self.uri)}")
+                    raise SourceError(f"stream ended: {redact_uri(self.uri)}", OfflineCause.STREAM_ENDED)
                 self._log_end()
                 return None
             if time.monotonic() > deadline:
-                raise SourceError(f"no frame for {self._watchdog_s:g} s from {redact_uri(self.uri)}")
+                raise SourceError(
+                    f"no frame for {self._watchdog_s:g} s from {redact_uri(self.uri)}", OfflineCause.STALLED
+                )
 
     def _check_bus(self, bus: Any) -> None:
         """Log warnings; an error fails a live source, or a file that has produced no frame yet.
@@ -218,15 +217,20 @@ class FrameSource(Iterator[Frame]):
         gst = self._gst
         while (msg := bus.pop_filtered(gst.MessageType.ERROR | gst.MessageType.WARNING)) is not None:
             is_error = msg.type == gst.MessageType.ERROR
-            err, _debug = msg.parse_error() if is_error else msg.parse_warning()
-            cause = f"{err.message} ({msg.src.get_name()})"
+            err, debug = msg.parse_error() if is_error else msg.parse_warning()
+            cause = redact_text(f"{err.message} ({msg.src.get_name()})")
             if not is_error:
                 self.warnings += 1
+                self._last_warning = redact_text(err.message)
                 logger.warning("source %s: %s", redact_uri(self.uri), cause)
                 continue
             self.errors += 1
             if self.live or self._pulled == 0:
-                raise SourceError(f"cannot decode {redact_uri(self.uri)}: {cause}")
+                hint = f" ({self._last_warning})" if self._last_warning else ""
+                raise SourceError(
+                    f"cannot decode {redact_uri(self.uri)}: {cause}{hint}",
+                    classify_error(f"{err.message} {debug}"),
+                )
             logger.warning(
                 "source %s: decoding stopped after %d frames: %s", redact_uri(self.uri), self._pulled, cause
             )
@@ -234,7 +238,7 @@ class FrameSource(Iterator[Frame]):
 
     def _raise_bus_error(self, fallback: str) -> None:
         self._check_bus(self._pipeline.get_bus())
-        raise SourceError(fallback)
+        raise SourceError(fallback, OfflineCause.DECODE_ERROR)
 
     def _to_frame(self, sample: Any) -> Frame:
         buffer = sample.get_buffer()
@@ -244,11 +248,15 @@ class FrameSource(Iterator[Frame]):
         width, height = self.resolution_wh
         ok, mapinfo = buffer.map(self._gst.MapFlags.READ)
         if not ok:
-            raise SourceError(f"cannot map a decoded buffer of {redact_uri(self.uri)}")
+            raise SourceError(
+                f"cannot map a decoded buffer of {redact_uri(self.uri)}", OfflineCause.DECODE_ERROR
+            )
         try:
             image = to_bgr(mapinfo.data, width, height, self._stride)
         except ValueError as exc:
-            raise SourceError(f"bad decoded buffer from {redact_uri(self.uri)}: {exc}") from exc
+            raise SourceError(
+                f"bad decoded buffer from {redact_uri(self.uri)}: {exc}", OfflineCause.DECODE_ERROR
+            ) from exc
         finally:
             buffer.unmap(mapinfo)
         index = self._pulled

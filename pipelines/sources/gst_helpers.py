@@ -1,40 +1,54 @@
-"""What the frame source is built from: its `Frame` and `SourceError` types and the GStreamer helpers.
+"""GStreamer helpers of the frame source: import, pad linking, error causes, buffer copy, pts repair.
 
 GStreamer (gi) is imported only inside `import_gst()`, never when this module is imported. The rest is
-plain Python/numpy: URI redaction for logs, the mapped-buffer -> BGR array copy and pts repair.
+plain Python/numpy: classifying an error into an `OfflineCause`, the mapped-buffer -> BGR array copy
+and pts repair.
 """
 
 from __future__ import annotations
 
-import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from detectors.base import FrameBGR
+from events.cameras import OfflineCause
+from pipelines.sources.base import NS_PER_MS
 
-NS_PER_MS = 1_000_000
+#: Words in a GStreamer error (message + debug text) and the cause they mean, first match wins.
+_CAUSE_WORDS: tuple[tuple[tuple[str, ...], OfflineCause], ...] = (
+    (("401", "unauthorized", "not authorized", "authentication"), OfflineCause.UNAUTHORIZED),
+    (("404", "not found", "no such file", "does not exist"), OfflineCause.NOT_FOUND),
+    (
+        (
+            "connection refused",
+            "could not connect",
+            "failed to connect",
+            "could not open resource",
+            "could not resolve",
+            "no route to host",
+            "network is unreachable",
+            "timed out",
+            "timeout",
+            "connection reset",
+            "service unavailable",
+            "could not receive",
+            "could not send",
+            "could not read",
+            "could not write",
+        ),
+        OfflineCause.UNREACHABLE,
+    ),
+)
 
 
-class SourceError(RuntimeError):
-    """A source could not be opened or failed while running; the message names the cause."""
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    image_bgr: FrameBGR
-    pts_ms: int
-    index: int
-
-
-def redact_uri(uri: str) -> str:
-    """The URI without its password (safe to log)."""
-    parts = urllib.parse.urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+def classify_error(text: str) -> OfflineCause:
+    """The `OfflineCause` of a GStreamer error message (plus its debug text); decode_error if unknown."""
+    lowered = text.lower()
+    for words, cause in _CAUSE_WORDS:
+        if any(w in lowered for w in words):
+            return cause
+    return OfflineCause.DECODE_ERROR
 
 
 def import_gst() -> tuple[Any, Any, Any]:
