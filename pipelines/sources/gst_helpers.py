@@ -7,6 +7,7 @@ and pts repair.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -51,17 +52,25 @@ def classify_error(text: str) -> OfflineCause:
     return OfflineCause.DECODE_ERROR
 
 
+#: Serialises GStreamer's first initialisation: cameras opened at once from several threads would
+#: otherwise race it (element factories not yet registered: `ElementFactory.make` returns None).
+_INIT_LOCK = threading.Lock()
+
+
 def import_gst() -> tuple[Any, Any, Any]:
-    """`(Gst, GstApp, GstVideo)`, importing and initialising GStreamer on first use."""
-    import gi
+    """`(Gst, GstApp, GstVideo)`, importing and initialising GStreamer on first use (thread-safe)."""
+    with _INIT_LOCK:
+        import gi
 
-    gi.require_version("Gst", "1.0")
-    gi.require_version("GstApp", "1.0")
-    gi.require_version("GstVideo", "1.0")
-    from gi.repository import Gst, GstApp, GstVideo
+        gi.require_version("Gst", "1.0")
+        gi.require_version("GstApp", "1.0")
+        gi.require_version("GstVideo", "1.0")
+        from gi.repository import Gst, GstApp, GstVideo
 
-    if not Gst.is_initialized():
-        Gst.init(None)
+        if not Gst.is_initialized():
+            Gst.init(None)
+        for name in ("uridecodebin", "videoconvert", "capsfilter", "appsink"):
+            Gst.ElementFactory.find(name)  # load the plugins once, here, not in racing threads
     return Gst, GstApp, GstVideo
 
 

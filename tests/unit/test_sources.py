@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -332,3 +334,25 @@ def test_a_file_reports_its_duration_for_progress() -> None:
 )
 def test_redact_text_hides_passwords_in_library_messages(text: str, expected: str) -> None:
     assert redact_text(text) == expected
+
+
+def test_cameras_opened_at_once_from_many_threads_all_open() -> None:
+    """GStreamer's first initialisation is raced by cameras starting together (a fresh process)."""
+    code = (
+        "import threading\n"
+        "from pipelines.sources import open_source\n"
+        f"uri = {str(require_media(VTEST))!r}\n"
+        "errors = []\n"
+        "def go():\n"
+        "    try:\n"
+        "        with open_source(uri) as s: next(iter(s))\n"
+        "    except Exception as e: errors.append(repr(e))\n"
+        "ts = [threading.Thread(target=go) for _ in range(8)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "print(len(errors), errors[:1])\n"
+    )
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert out.stdout.startswith("0 "), out.stdout
