@@ -100,9 +100,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         for noisy in ("clickhouse_driver", "kafka"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
     if args.command == "schema":
-        from events.schema import event_json_schema
+        from anfang.wiring import published_event_schema
 
-        text = json.dumps(event_json_schema(), indent=2) + "\n"
+        text = json.dumps(published_event_schema(), indent=2) + "\n"
         if args.out:
             args.out.write_text(text)
         else:

@@ -15,6 +15,7 @@ from anfang.settings import Settings
 from anfang.wiring import (
     build_supervisor,
     camera_json_schema,
+    event_types_for_api,
     log_progress,
     make_detector,
     make_health_view,
@@ -88,6 +89,7 @@ class ApiServer:
             validate_camera=validate_camera,
             camera_schema=camera_json_schema(),
             readiness_checks={"store": lambda: _store_error(store), **parts.readiness},
+            event_types=event_types_for_api(),
         )
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self._server = uvicorn.Server(config)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from anfang.settings import Settings
+from api.schemas import EventTypeOut
 from detectors.base import Detector
 from detectors.registry import build_detector
 from events.cameras import (
@@ -25,7 +26,9 @@ from events.cameras import (
     HeartbeatPublisher,
 )
 from events.ports import EventConsumer, EventPublisher, EventStore
+from events.schema import event_json_schema
 from pipelines.config import AppConfig, CameraConfig
+from pipelines.event_kinds import EVENT_KINDS
 from pipelines.evidence import SnapshotWriter
 from pipelines.inference import SharedInference
 from pipelines.supervisor import CameraSupervisor
@@ -158,6 +161,19 @@ def camera_json_schema() -> dict[str, Any]:
     return CameraConfig.model_json_schema()
 
 
+def event_types_for_api() -> list[EventTypeOut]:
+    """Every event type the pipeline produces, as the API lists them (titles, attribute schemas)."""
+    return [
+        EventTypeOut(type=k.event_type, title=k.title, attributes_schema=k.attributes.model_json_schema())
+        for k in EVENT_KINDS
+    ]
+
+
+def published_event_schema() -> dict[str, Any]:
+    """The Event JSON Schema with every known type's attributes (what `anfang schema` writes)."""
+    return event_json_schema([k.attributes for k in EVENT_KINDS])
+
+
 def make_registry(settings: Settings) -> CameraRegistry:
     """Embedded: a JSON file in the data folder; distributed: the compacted cameras topic."""
     if settings.mode == "embedded":
@@ -237,7 +253,7 @@ def build_supervisor(
     start_ts_ms: int | None,
 ) -> CameraSupervisor:
     return CameraSupervisor(
-        inference=SharedInference(detector),
+        inference=SharedInference(detector, batch_max=settings.supervisor.detector_batch_max),
         tracker_config=config.tracker,
         publisher=publisher,
         snapshots=SnapshotWriter(settings.data_dir, config.snapshots),
@@ -252,11 +268,13 @@ def log_progress(stats: CameraStats) -> None:
     done, eta_s = stats.done_fraction, stats.eta_s
     where = f" ({done:.0%}, ETA {eta_s:.0f} s)" if done is not None and eta_s is not None else ""
     logger.info(
-        "%s: %d frames%s, %.1f FPS, %d events (%d alerts)",
+        "%s: %d frames%s, %.1f FPS, detector on %d (%.0f %% gated), %d events (%d alerts)",
         stats.camera_id,
         stats.frames,
         where,
         stats.fps,
+        stats.detector_calls,
+        100 * stats.gated_share,
         stats.events,
         stats.alerts,
     )
@@ -268,6 +286,7 @@ def summarise(stats: list[CameraStats], errors: dict[str, str], elapsed_s: float
         by_type = ", ".join(f"{k}={v}" for k, v in sorted(s.events_by_type.items())) or "none"
         lines.append(
             f"{s.camera_id}: {s.frames} frames in {s.wall_s:.1f} s = {s.fps:.1f} analysed FPS; "
+            f"detector on {s.detector_calls} ({100 * s.gated_share:.0f} % gated); "
             f"{s.detections} detections; events: {by_type}; alerts: {s.alerts}"
         )
     for cam, err in sorted(errors.items()):

@@ -9,7 +9,7 @@ document itself is always served at `/openapi.json`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,9 @@ from api.readiness import ReadinessCheck, ReadinessProbe
 from api.redaction import is_secret_key, redact_text
 from api.routes import alerts, console, events
 from api.routes import cameras as camera_routes
+from api.routes import event_types as event_types_routes
 from api.routes import health as health_routes
+from api.schemas import EventTypeOut
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView, RegistryError
 from events.ports import EventStore, StoreError
 
@@ -57,6 +59,7 @@ def create_app(
     validate_camera: Callable[[CameraSpec], CameraSpec] | None = None,
     camera_schema: dict[str, Any] | None = None,
     readiness_checks: Mapping[str, Callable[[], str | None]] | None = None,
+    event_types: Sequence[EventTypeOut] = (),
 ) -> FastAPI:
     """An API over `store`, serving snapshots from under `data_dir`. The caller owns every object it passes.
 
@@ -65,6 +68,7 @@ def create_app(
     - `validate_camera`: validates and normalises a camera body (raises `CameraSpecError`); without it
       only `id` and `uri` are checked.
     - `camera_schema`: the JSON Schema of the camera body, shown in the OpenAPI document.
+    - `event_types`: the event types the deployment produces (`/v1/event-types`, alert counts).
     - `readiness_checks`: name -> check (None when ok, else the cause) for `/readyz`, beside the
       built-in "store" check (a check named "store" replaces it).
     """
@@ -87,6 +91,7 @@ def create_app(
         health=health,
         validate_camera=validate_camera,
         camera_schema=camera_schema,
+        event_types=tuple(event_types),
     )
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _service_error)
@@ -96,6 +101,7 @@ def create_app(
     app.include_router(health_routes.router)
     app.include_router(camera_routes.router)
     app.include_router(events.router)
+    app.include_router(event_types_routes.router)
     app.include_router(alerts.router)
     app.include_router(console.router)
     _publish_camera_schema(app, camera_schema)

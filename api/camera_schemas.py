@@ -101,6 +101,10 @@ class CameraOut(BaseModel):
     worker_id: str | None = Field(description="the worker running it; null until reported")
     analysed_fps: float = Field(ge=0, description="frames analysed per second, recent")
     decoded_fps: float = Field(ge=0, description="frames decoded per second, recent")
+    detector_fps: float = Field(ge=0, description="frames per second the detector ran on, recent")
+    gated_share: float = Field(
+        ge=0, le=1, description="share of analysed frames that motion gating kept from the detector, recent"
+    )
     frames_analysed: int = Field(ge=0)
     frames_dropped: int = Field(ge=0, description="frames dropped because analysis fell behind")
     reconnects: int = Field(ge=0)
@@ -122,6 +126,8 @@ class CameraOut(BaseModel):
             worker_id=(h.worker_id or None) if h else None,
             analysed_fps=h.analysed_fps if h else 0.0,
             decoded_fps=h.decoded_fps if h else 0.0,
+            detector_fps=h.detector_fps if h else 0.0,
+            gated_share=h.gated_share if h else 0.0,
             frames_analysed=h.frames_analysed if h else 0,
             frames_dropped=h.frames_dropped if h else 0,
             reconnects=h.reconnects if h else 0,

@@ -14,7 +14,7 @@ from api import camera_services
 from api.camera_services import CamerasDisabledError, CameraValidator
 from api.config import ApiConfig
 from api.readiness import ReadinessProbe
-from api.schemas import EventListParams
+from api.schemas import EventListParams, EventTypeOut
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView
 from events.ports import EventStore
 
@@ -35,6 +35,7 @@ class ApiContext:
     health: HealthView | None = None
     validate_camera: CameraValidator | None = None
     camera_schema: dict[str, Any] | None = None
+    event_types: tuple[EventTypeOut, ...] = ()
 
 
 def get_context(request: Request) -> ApiContext:
@@ -154,3 +155,10 @@ async def read_camera_body(request: Request, config: ConfigDep) -> CameraSpec:
 
 
 CameraBodyDep = Annotated[CameraSpec, Depends(read_camera_body)]
+
+
+def get_event_types(ctx: ContextDep) -> tuple[EventTypeOut, ...]:
+    return ctx.event_types
+
+
+EventTypesDep = Annotated[tuple[EventTypeOut, ...], Depends(get_event_types)]

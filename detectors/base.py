@@ -6,6 +6,7 @@ optional `tracker_id`, `data`); every backend converts into it, every rule consu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -41,4 +42,9 @@ class Detector(Protocol):
 
     def detect(self, frame_bgr: FrameBGR) -> Detections:
         """Returns detections in the frame's pixel coordinates, `data['label']` holding class names."""
+        ...
+
+    def detect_batch(self, frames_bgr: Sequence[FrameBGR]) -> list[Detections]:
+        """`detect` on each frame, in the frames' order; one inference call where the backend batches
+        (ONNX with a dynamic batch axis, ultralytics' predict on a list), else a loop."""
         ...

@@ -1,10 +1,11 @@
-"""YOLO (ultralytics export) on ONNX Runtime: the default CPU people detector."""
+"""YOLO (ultralytics export) on ONNX Runtime: the default CPU people detector, FP32 or INT8."""
 
 from __future__ import annotations
 
 import ast
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,7 +14,8 @@ import supervision as sv
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import DetectorError, FrameBGR, ModelInfo
-from detectors.postprocess import Letterboxer, decode_yolo_output, unletterbox_xyxy
+from detectors.int8 import int8_model_path, is_int8_path, require_accepted_int8
+from detectors.postprocess import FloatArray, Letterbox, Letterboxer, decode_yolo_output, unletterbox_xyxy
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,15 @@ class OnnxYoloConfig(BaseModel):
 
     type: Literal["onnx"] = "onnx"
     model_path: Path = Field(
-        description="ONNX file exported by ultralytics; relative paths are under the data folder"
+        description="FP32 ONNX file exported by python -m detectors.export; relative paths are under the "
+        "data folder. With precision: int8 the INT8 sibling beside it is loaded instead"
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        default="fp32",
+        description="fp32: load model_path as it is. int8: load the INT8 sibling of model_path "
+        "(x.onnx -> x.int8.onnx, made by python -m detectors.export --int8), only when its accuracy "
+        "report (x.int8.accuracy.json) is there, says accepted and names the SHA-256 of that file and "
+        "of model_path (the FP32 it was made from); otherwise a DetectorError says why",
     )
     input_hw: tuple[int, int] | None = Field(
         default=None, description="network input (height, width); None = read from the model (must be fixed)"
@@ -64,6 +74,23 @@ def resolve_model_path(model_path: Path, base_dir: Path, what: str = "model") ->
     path = model_path if model_path.is_absolute() else base_dir / model_path
     if not path.is_file():
         raise DetectorError(f"{what} not found: {path} (run deploy/setup.sh or fix detector.model_path)")
+    return path
+
+
+def resolve_onnx_model(config: OnnxYoloConfig, base_dir: Path) -> Path:
+    """The file `config` selects: model_path, or its INT8 sibling, which must pass the accuracy gate.
+
+    Any `*.int8.onnx` file goes through the gate, whichever way it was named.
+    """
+    if config.precision == "int8" and not is_int8_path(config.model_path):
+        path = resolve_model_path(int8_model_path(config.model_path), base_dir, "INT8 ONNX model")
+        require_accepted_int8(path, fp32_path=path.with_name(config.model_path.name))
+        return path
+    path = resolve_model_path(
+        config.model_path, base_dir, "INT8 ONNX model" if is_int8_path(config.model_path) else "ONNX model"
+    )
+    if is_int8_path(path):
+        require_accepted_int8(path)
     return path
 
 
@@ -110,13 +137,25 @@ def _names_from_sidecar(model_file: Path) -> dict[int, str] | None:
 
 
 class OnnxYoloDetector:
-    """Letterbox -> ONNX Runtime -> confidence filter + class-aware NMS -> boxes in frame pixels."""
+    """Letterbox -> ONNX Runtime -> confidence filter + class-aware NMS -> boxes in frame pixels.
+
+    A model exported with a dynamic batch axis runs `detect_batch` as one inference call.
+    """
 
     def __init__(self, config: OnnxYoloConfig, base_dir: Path) -> None:
+        self._load(config, resolve_onnx_model(config, base_dir))
+
+    @classmethod
+    def unchecked(cls, config: OnnxYoloConfig, path: Path) -> OnnxYoloDetector:
+        """Load `path` as it is, skipping the INT8 accuracy gate: for the export's own accuracy check."""
+        detector = cls.__new__(cls)
+        detector._load(config, path)
+        return detector
+
+    def _load(self, config: OnnxYoloConfig, path: Path) -> None:
         import onnxruntime as ort
 
         self._config = config
-        path = resolve_model_path(config.model_path, base_dir, "ONNX model")
         options = ort.SessionOptions()
         options.intra_op_num_threads = config.intra_op_threads
         options.inter_op_num_threads = 1
@@ -146,6 +185,13 @@ class OnnxYoloDetector:
         self._input_name: str = inputs[0].name
         self._output_name: str = outputs[0].name
         self._input_hw = self._pick_input_hw(path, inputs[0].shape, config.input_hw)
+        batch_dim = inputs[0].shape[0]
+        self._dynamic_batch = not (isinstance(batch_dim, int) and batch_dim > 0)
+        if not self._dynamic_batch and batch_dim != 1:
+            raise DetectorError(
+                f"{path}: input batch is fixed at {batch_dim}; export with batch 1 or dynamic"
+            )
+        self._batch_tensor: FloatArray = np.zeros((0, 3, *self._input_hw), dtype=np.float32)
         num_classes = self._num_classes(path, outputs[0].shape)
 
         meta = self._session.get_modelmeta().custom_metadata_map
@@ -155,10 +201,12 @@ class OnnxYoloDetector:
         self._labels = label_table(self._names, num_classes)
         self._letterboxer = Letterboxer(self._input_hw)
         self._model = ModelInfo(config.model_name, config.model_version)
+        self._path = path
         logger.info(
-            "ONNX detector %s: input_hw=%s classes=%s threads=%d",
+            "ONNX detector %s: input_hw=%s batch=%s classes=%s threads=%d",
             path.name,
             self._input_hw,
+            "dynamic" if self._dynamic_batch else 1,
             self._names,
             config.intra_op_threads,
         )
@@ -201,14 +249,45 @@ class OnnxYoloDetector:
     def input_hw(self) -> tuple[int, int]:
         return self._input_hw
 
+    @property
+    def model_file(self) -> Path:
+        """The ONNX file loaded (the INT8 sibling with precision: int8)."""
+        return self._path
+
+    @property
+    def batch_dynamic(self) -> bool:
+        """True when one inference call takes several frames (the model has a dynamic batch axis)."""
+        return self._dynamic_batch
+
     def detect(self, frame_bgr: FrameBGR) -> sv.Detections:
         try:
             params = self._letterboxer(frame_bgr)
         except ValueError as exc:
             raise DetectorError(str(exc)) from exc
         (raw,) = self._session.run([self._output_name], {self._input_name: self._letterboxer.tensor})
+        return self._to_detections(raw[0], params)
+
+    def detect_batch(self, frames_bgr: Sequence[FrameBGR]) -> list[sv.Detections]:
+        """`detect` on each frame, in one inference call when the model's batch axis is dynamic.
+
+        Frames may differ in size (each is letterboxed on its own); results come in the frames' order.
+        """
+        if len(frames_bgr) <= 1 or not self._dynamic_batch:
+            return [self.detect(frame) for frame in frames_bgr]
+        n = len(frames_bgr)
+        if self._batch_tensor.shape[0] < n:
+            self._batch_tensor = np.zeros((n, 3, *self._input_hw), dtype=np.float32)
+        batch = self._batch_tensor[:n]
+        try:
+            params = [self._letterboxer.into(f, batch[i : i + 1]) for i, f in enumerate(frames_bgr)]
+        except ValueError as exc:
+            raise DetectorError(str(exc)) from exc
+        (raw,) = self._session.run([self._output_name], {self._input_name: batch})
+        return [self._to_detections(raw[i], p) for i, p in enumerate(params)]
+
+    def _to_detections(self, raw: FloatArray, params: Letterbox) -> sv.Detections:
         xyxy, confidence, class_id = decode_yolo_output(
-            raw[0], self._config.confidence, self._config.iou, self._config.max_detections
+            raw, self._config.confidence, self._config.iou, self._config.max_detections
         )
         return sv.Detections(
             xyxy=unletterbox_xyxy(xyxy, params),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -93,9 +94,12 @@ class UltralyticsDetector:
         return dict(self._names)
 
     def _predict(self, frame_bgr: FrameBGR) -> Any:
+        return self._predict_many([frame_bgr])[0]
+
+    def _predict_many(self, frames_bgr: list[FrameBGR]) -> list[Any]:
         _set_torch_threads(self._config.torch_threads)
         results = self._yolo.predict(
-            frame_bgr,
+            frames_bgr,
             imgsz=list(self._config.imgsz),
             conf=self._config.confidence,
             iou=self._config.iou,
@@ -105,14 +109,24 @@ class UltralyticsDetector:
             verbose=False,
         )
         _set_torch_threads(self._config.torch_threads)
-        return results[0]
+        return list(results)
 
     def detect(self, frame_bgr: FrameBGR) -> sv.Detections:
-        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            raise DetectorError(
-                f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
-            )
-        boxes = self._predict(frame_bgr).boxes.cpu()  # results stay on the model's device
+        return self.detect_batch([frame_bgr])[0]
+
+    def detect_batch(self, frames_bgr: Sequence[FrameBGR]) -> list[sv.Detections]:
+        """One `predict` call on the list (ultralytics batches it on the model's device)."""
+        if not frames_bgr:
+            return []
+        for frame_bgr in frames_bgr:
+            if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+                raise DetectorError(
+                    f"expected an H x W x 3 uint8 BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
+                )
+        return [self._to_detections(result) for result in self._predict_many(list(frames_bgr))]
+
+    def _to_detections(self, result: Any) -> sv.Detections:
+        boxes = result.boxes.cpu()  # results stay on the model's device
         class_id = boxes.cls.numpy().astype(int)
         return sv.Detections(
             xyxy=boxes.xyxy.numpy().astype(np.float32),

@@ -80,6 +80,10 @@ class CameraHealth(_Frozen):
     analysed_fps: float = 0.0
     decoded_fps: float = 0.0
     frames_analysed: int = 0
+    detector_fps: float = Field(default=0.0, description="frames per second the detector ran on")
+    gated_share: float = Field(
+        default=0.0, description="share of analysed frames motion gating kept from the detector"
+    )
     frames_dropped: int = 0
     reconnects: int = 0
     last_frame_age_s: float | None = None

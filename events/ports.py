@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from events.schema import Event, EventType
+from events.schema import Event
 
 EVENTS_TOPIC = "anfang.events"
 DLQ_TOPIC = "anfang.dlq"
@@ -69,7 +69,7 @@ class EventConsumer(Protocol):
 @dataclass(frozen=True, slots=True)
 class EventQuery:
     camera_id: str | None = None
-    types: Sequence[EventType] = ()
+    types: Sequence[str] = ()
     since_ms: int | None = None
     until_ms: int | None = None
     alerts_only: bool = False

@@ -8,10 +8,11 @@ carry what DeepStream's schema lacks (zone intrusion, line crossing with directi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator
 
 SCHEMA_VERSION = "1.1"
 SCHEMA_MAJOR = 1
@@ -24,11 +25,8 @@ class UnsupportedSchemaVersion(ValueError):  # noqa: N818 (reads as a verdict)
     """A consumer met an event whose major schema version it does not understand."""
 
 
-class EventType(StrEnum):
-    ZONE_INTRUSION = "zone_intrusion"
-    LINE_CROSSING = "line_crossing"
-    CAMERA_OFFLINE = "camera_offline"
-    CAMERA_ONLINE = "camera_online"
+#: What an event type name looks like (`zone_intrusion`, `camera_offline`, ...).
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
 class Severity(StrEnum):
@@ -50,41 +48,27 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ZoneIntrusionAttributes(_Frozen):
-    type: Literal[EventType.ZONE_INTRUSION] = EventType.ZONE_INTRUSION
-    zone_id: str
-    dwell_s: float = Field(ge=0, description="seconds the object had been inside the zone when it fired")
+class EventAttributes(BaseModel):
+    """What an event carries beyond the common fields, typed per event type.
 
+    Each event type (a rule, a hazard detector, the camera supervisor) subclasses this with its own
+    fields and `type: Literal["<its type>"]` (`extra="forbid"` there). An event parsed from the bus
+    comes back as this base class with every field kept (`extra="allow"`): a consumer stores and serves
+    the attributes of an event type newer than itself instead of refusing them.
+    """
 
-class LineCrossingAttributes(_Frozen):
-    type: Literal[EventType.LINE_CROSSING] = EventType.LINE_CROSSING
-    line_id: str
-    direction: Literal["in", "out"] = Field(
-        description="'in' = crossed from the line's right side to its left (start -> end), 'out' the reverse"
-    )
+    model_config = ConfigDict(frozen=True, extra="allow")
 
+    type: str = Field(pattern=EVENT_TYPE_PATTERN)
 
-class CameraOfflineAttributes(_Frozen):
-    type: Literal[EventType.CAMERA_OFFLINE] = EventType.CAMERA_OFFLINE
-    cause: Literal["unreachable", "not_found", "unauthorized", "stream_ended", "stalled", "decode_error"]
-    detail: str = Field(
-        default="", max_length=500, description="the source's own words, credentials redacted"
-    )
-    last_frame_ts_ms: int | None = Field(default=None, ge=0, description="UTC ms of the last frame received")
+    def __eq__(self, other: object) -> bool:
+        """Equal when they say the same (a typed instance equals the generic one parsed from its JSON)."""
+        if not isinstance(other, EventAttributes):
+            return NotImplemented
+        return self.model_dump(mode="json") == other.model_dump(mode="json")
 
-
-class CameraOnlineAttributes(_Frozen):
-    type: Literal[EventType.CAMERA_ONLINE] = EventType.CAMERA_ONLINE
-    downtime_s: float | None = Field(
-        default=None, ge=0, description="seconds since it went offline; null on the camera's first start"
-    )
-    resolution_wh: tuple[int, int] | None = None
-
-
-EventAttributes = Annotated[
-    ZoneIntrusionAttributes | LineCrossingAttributes | CameraOfflineAttributes | CameraOnlineAttributes,
-    Field(discriminator="type"),
-]
+    def __hash__(self) -> int:
+        return hash(self.model_dump_json())
 
 
 class Snapshot(_Frozen):
@@ -103,7 +87,7 @@ class Event(_Frozen):
     ts_ms: int = Field(ge=0, description="UTC milliseconds since the epoch, from the frame's timestamp")
     camera_id: str = Field(min_length=1)
     site_id: str = Field(min_length=1)
-    type: EventType
+    type: str = Field(pattern=EVENT_TYPE_PATTERN, description="the event type (see the attributes)")
     severity: Severity
     alert: bool = Field(description="severity reached the rule's alert severity: operators are alerted")
     rule_id: str = Field(min_length=1)
@@ -111,7 +95,7 @@ class Event(_Frozen):
     label: str
     confidence: float = Field(ge=0, le=1)
     bbox_xyxy: tuple[float, float, float, float] = Field(description="normalised 0..1 to the frame size")
-    attributes: EventAttributes
+    attributes: SerializeAsAny[EventAttributes]
     snapshot: Snapshot | None = None
     model: ModelRef
     worker_id: str
@@ -119,9 +103,7 @@ class Event(_Frozen):
     @model_validator(mode="after")
     def _check(self) -> Event:
         if self.attributes.type != self.type:
-            raise ValueError(
-                f"attributes are for {self.attributes.type.value!r}, event is {self.type.value!r}"
-            )
+            raise ValueError(f"attributes are for {self.attributes.type!r}, event is {self.type!r}")
         x1, y1, x2, y2 = self.bbox_xyxy
         if not (0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1):
             raise ValueError(f"bbox_xyxy must be normalised 0..1 with x1<=x2, y1<=y2, got {self.bbox_xyxy}")
@@ -157,9 +139,28 @@ def make_event_id(
     return uuid.uuid5(EVENT_ID_NAMESPACE, f"{camera_id}|{rule_id}|{track_id}|{ts_ms}|{discriminator}")
 
 
-def event_json_schema() -> dict[str, Any]:
-    """The JSON Schema published for this version (written to events/schemas/ by `anfang schema`)."""
+def event_json_schema(kinds: Sequence[type[EventAttributes]] = ()) -> dict[str, Any]:
+    """The JSON Schema published for this version (written to events/schemas/ by `anfang schema`).
+
+    `kinds`: the attribute models of every known event type; the schema checks the attributes of a
+    known type against its model and accepts any other type's attributes as an object with a `type`.
+    """
     schema = Event.model_json_schema()
+    defs: dict[str, Any] = schema.setdefault("$defs", {})
+    rules: list[dict[str, Any]] = []
+    for model in kinds:
+        sub = model.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(sub.pop("$defs", {}))
+        defs[model.__name__] = sub
+        type_name = model.model_fields["type"].default
+        rules.append(
+            {
+                "if": {"properties": {"type": {"const": type_name}}, "required": ["type"]},
+                "then": {"properties": {"attributes": {"$ref": f"#/$defs/{model.__name__}"}}},
+            }
+        )
+    if rules:
+        schema["allOf"] = rules
     schema["$id"] = f"https://anfang.example/schemas/event/{SCHEMA_VERSION}.json"
     schema["title"] = f"anfang Event v{SCHEMA_VERSION}"
     return schema

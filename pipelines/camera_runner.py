@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.cameras import CameraHealth, CameraStatus, OfflineCause
 from events.ports import EventPublisher
-from events.schema import CameraOfflineAttributes, CameraOnlineAttributes, Event, Severity
+from events.schema import Event, Severity
+from pipelines.camera_events import CameraOfflineAttributes, CameraOnlineAttributes
 from pipelines.config import CameraConfig
 from pipelines.emit import EmitContext, build_health_event
 from pipelines.inference import CameraQueue, SharedInference, StreamStart
@@ -39,6 +40,13 @@ class SupervisorConfig(BaseModel):
     backoff_max_s: float = Field(default=10.0, gt=0, description="longest wait between reconnects")
     backoff_jitter: float = Field(default=0.25, ge=0, le=1, description="random +/- share of each wait")
     frame_queue_max: int = Field(default=4, ge=1, description="frames per camera waiting for the detector")
+    detector_batch_max: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="frames of different cameras per detector call (no waiting to fill a batch); "
+        "1 on CPU, where batching gains nothing (docs/benchmarks.md); more on a GPU",
+    )
     decode_queue_max: int = Field(default=8, ge=1, description="decoded frames buffered in GStreamer")
     rtsp_latency_ms: int = Field(default=200, ge=0, description="RTSP jitter buffer")
     heartbeat_every_s: float = Field(default=2.0, gt=0, description="worker heartbeat period")
@@ -288,7 +296,7 @@ class CameraRunner:
             self._publisher.publish(event)
             self._queue.worker.count([event])
         except Exception as exc:  # the bus being down must not kill the reader
-            logger.error("%s: cannot publish %s: %s", self.camera.id, event.type.value, exc)
+            logger.error("%s: cannot publish %s: %s", self.camera.id, event.type, exc)
 
 
 def _is_live(camera: CameraConfig) -> bool:

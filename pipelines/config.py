@@ -7,78 +7,36 @@ Coordinates are normalised 0..1 (x right, y down) so a config survives a change 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from detectors.registry import DetectorConfig
 from events.schema import Severity
+from pipelines.analytics.registry import RuleConfig, rule_type_names
+from pipelines.analytics.spec import LineConfig, Strict, ZoneConfig
+from pipelines.gating import MotionGateConfig
 
-PointXY = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
+__all__ = [
+    "AppConfig",
+    "CameraConfig",
+    "ConfigError",
+    "LineConfig",
+    "RuleConfig",
+    "ZoneConfig",
+    "load_config",
+]
 
 
 class ConfigError(ValueError):
     """The config file is missing, unreadable or invalid; the message names the key and line."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ZoneConfig(_Strict):
-    id: str = Field(min_length=1)
-    polygon_xy: list[PointXY] = Field(min_length=3, description="normalised polygon vertices")
-
-
-class LineConfig(_Strict):
-    id: str = Field(min_length=1)
-    start_xy: PointXY
-    end_xy: PointXY
-
-    @model_validator(mode="after")
-    def _not_degenerate(self) -> LineConfig:
-        if self.start_xy == self.end_xy:
-            raise ValueError("start_xy and end_xy must differ")
-        return self
-
-
-class RuleBase(_Strict):
-    id: str = Field(min_length=1)
-    labels: list[str] = Field(
-        default_factory=lambda: ["person"], description="object labels the rule watches"
-    )
-    severity: Severity = Severity.MEDIUM
-    alert_severity: Severity = Field(
-        default=Severity.MEDIUM, description="events at or above this severity are alerts"
-    )
-    cooldown_s: float = Field(default=10.0, ge=0, description="min seconds between events of one track")
-    min_confidence: float = Field(default=0.0, ge=0, le=1)
-
-
-class ZoneIntrusionRule(RuleBase):
-    type: Literal["zone_intrusion"]
-    zone: str = Field(description="id of a zone of the same camera")
-    min_dwell_s: float = Field(default=0.5, ge=0, description="seconds inside before it fires")
-
-
-def _both_directions() -> list[Literal["in", "out"]]:
-    return ["in", "out"]
-
-
-class LineCrossingRule(RuleBase):
-    type: Literal["line_crossing"]
-    line: str = Field(description="id of a line of the same camera")
-    directions: list[Literal["in", "out"]] = Field(default_factory=_both_directions)
-
-
-RuleConfig = Annotated[ZoneIntrusionRule | LineCrossingRule, Field(discriminator="type")]
-
-
 _URI_SCHEMES = ("file", "rtsp", "rtsps", "rtspt", "http", "https", "v4l2")
 
 
-class CameraConfig(_Strict):
+class CameraConfig(Strict):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     uri: str = Field(
         min_length=1,
@@ -94,6 +52,10 @@ class CameraConfig(_Strict):
     live: bool | None = Field(
         default=None,
         description="treat as live (reconnect on end of stream, drop frames when behind); None = by scheme",
+    )
+    motion: MotionGateConfig = Field(
+        default_factory=MotionGateConfig,
+        description="motion gating: the detector runs only on motion, live tracks, or every max_skip_s",
     )
     offline_severity: Severity = Field(default=Severity.HIGH, description="severity of camera_offline events")
     offline_alert: bool = Field(default=True, description="camera_offline events are alerts")
@@ -115,21 +77,19 @@ class CameraConfig(_Strict):
         zones = {z.id for z in self.zones}
         lines = {ln.id for ln in self.lines}
         for rule in self.rules:
-            if isinstance(rule, ZoneIntrusionRule) and rule.zone not in zones:
-                raise ValueError(
-                    f"rule {rule.id!r} names unknown zone {rule.zone!r} (zones: {sorted(zones)})"
-                )
-            if isinstance(rule, LineCrossingRule) and rule.line not in lines:
-                raise ValueError(
-                    f"rule {rule.id!r} names unknown line {rule.line!r} (lines: {sorted(lines)})"
-                )
+            for zone in rule.zones_used():
+                if zone not in zones:
+                    raise ValueError(f"rule {rule.id!r} names unknown zone {zone!r} (zones: {sorted(zones)})")
+            for line in rule.lines_used():
+                if line not in lines:
+                    raise ValueError(f"rule {rule.id!r} names unknown line {line!r} (lines: {sorted(lines)})")
         ids = [r.id for r in self.rules]
         if len(ids) != len(set(ids)):
             raise ValueError(f"rule ids must be unique per camera: {ids}")
         return self
 
 
-class TrackerConfig(_Strict):
+class TrackerConfig(Strict):
     type: Literal["bytetrack"] = "bytetrack"
     high_conf_det_threshold: float = Field(default=0.4, gt=0, le=1)
     lost_track_buffer: int = Field(default=30, ge=1, description="frames a lost track is kept")
@@ -137,13 +97,13 @@ class TrackerConfig(_Strict):
     minimum_consecutive_frames: int = Field(default=2, ge=1)
 
 
-class SnapshotConfig(_Strict):
+class SnapshotConfig(Strict):
     enabled: bool = True
     jpeg_quality: int = Field(default=85, ge=10, le=100)
     max_width_px: int = Field(default=768, ge=64)
 
 
-class AppConfig(_Strict):
+class AppConfig(Strict):
     site_id: str = Field(default="default-site", min_length=1)
     detector: DetectorConfig
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
@@ -185,7 +145,7 @@ def load_config(path: Path) -> AppConfig:
         raise ConfigError(f"{where}: {key}: {err['msg']}{more}") from exc
 
 
-_UNION_TAGS = {"onnx", "ultralytics", "zone_intrusion", "line_crossing"}
+_UNION_TAGS = {"onnx", "ultralytics", *rule_type_names()}
 
 
 def _line_of(node: yaml.Node | None, loc: list[int | str]) -> int | None:

@@ -6,17 +6,9 @@ import uuid
 from dataclasses import dataclass
 
 from detectors.base import ModelInfo
-from events.schema import (
-    CameraOfflineAttributes,
-    CameraOnlineAttributes,
-    Event,
-    ModelRef,
-    Severity,
-    Snapshot,
-    make_event_id,
-)
+from events.schema import Event, EventAttributes, ModelRef, Severity, Snapshot, make_event_id
 from pipelines.analytics.base import Finding
-from pipelines.config import RuleBase
+from pipelines.analytics.spec import RuleBase
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +33,7 @@ def build_event(
     ctx: EmitContext, finding: Finding, ts_ms: int, resolution_wh: tuple[int, int], snapshot: Snapshot | None
 ) -> Event:
     rule = ctx.rules[finding.rule_id]
+    severity = finding.severity or rule.severity
     w, h = resolution_wh
     x1, y1, x2, y2 = finding.xyxy
 
@@ -53,8 +46,8 @@ def build_event(
         camera_id=ctx.camera_id,
         site_id=ctx.site_id,
         type=finding.type,
-        severity=rule.severity,
-        alert=rule.severity.rank >= rule.alert_severity.rank,
+        severity=severity,
+        alert=severity.rank >= rule.alert_severity.rank,
         rule_id=finding.rule_id,
         track_id=finding.track_id,
         label=finding.label,
@@ -75,7 +68,7 @@ HEALTH_MODEL = ModelRef(name="anfang-supervisor", version="1")
 def build_health_event(
     ctx: EmitContext,
     ts_ms: int,
-    attributes: CameraOfflineAttributes | CameraOnlineAttributes,
+    attributes: EventAttributes,
     severity: Severity,
     alert: bool,
 ) -> Event:

@@ -16,9 +16,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from detectors.base import Detector
+from detectors.base import Detections, Detector
 from pipelines.config import CameraConfig
 from pipelines.emit import EmitContext
+from pipelines.gating import MotionGate
 from pipelines.sources import Frame
 from pipelines.worker import CameraWorker
 
@@ -48,7 +49,14 @@ QueueItem = Frame | StreamStart | Reconfigure
 class CameraQueue:
     """Frames of one camera waiting for the detector (guarded by the inference service's condition)."""
 
-    def __init__(self, camera_id: str, worker: CameraWorker, max_frames: int, live: bool) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        worker: CameraWorker,
+        max_frames: int,
+        live: bool,
+        gate: MotionGate | None = None,
+    ) -> None:
         if max_frames < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         self.camera_id = camera_id
@@ -63,13 +71,23 @@ class CameraQueue:
         self.errors = 0
         self.closed = False
         self.base_ts_ms = 0
+        #: decides per frame whether the detector runs (None: always)
+        self.gate = gate
+        self.detector_calls = 0
+
+    @property
+    def frames_gated(self) -> int:
+        return 0 if self.gate is None else self.gate.frames_gated
 
 
 class SharedInference:
     """The worker's one detector and the thread that serves all camera queues round-robin."""
 
-    def __init__(self, detector: Detector, *, idle_wait_s: float = 0.5) -> None:
+    def __init__(self, detector: Detector, *, batch_max: int = 1, idle_wait_s: float = 0.5) -> None:
+        if batch_max < 1:
+            raise ValueError(f"batch_max must be >= 1, got {batch_max}")
         self.detector = detector
+        self.batch_max = batch_max
         self._idle_wait_s = idle_wait_s
         self._cond = threading.Condition()
         self._queues: dict[str, CameraQueue] = {}
@@ -81,11 +99,19 @@ class SharedInference:
         self._busy: str | None = None
 
     # --- cameras ---------------------------------------------------------------------------------
-    def attach(self, camera_id: str, worker: CameraWorker, *, max_frames: int, live: bool) -> CameraQueue:
+    def attach(
+        self,
+        camera_id: str,
+        worker: CameraWorker,
+        *,
+        max_frames: int,
+        live: bool,
+        gate: MotionGate | None = None,
+    ) -> CameraQueue:
         with self._cond:
             if camera_id in self._queues:
                 raise ValueError(f"camera {camera_id!r} is already attached")
-            queue = CameraQueue(camera_id, worker, max_frames, live)
+            queue = CameraQueue(camera_id, worker, max_frames, live, gate)
             self._queues[camera_id] = queue
             self._order.append(camera_id)
             return queue
@@ -151,50 +177,91 @@ class SharedInference:
         if self._thread is not None:
             self._thread.join(timeout=timeout_s)
 
-    def _take(self) -> tuple[CameraQueue, QueueItem] | None:
-        """The next item, round-robin over cameras with work; None when stopping."""
+    def _take(self) -> list[tuple[CameraQueue, QueueItem]] | None:
+        """The next work, round-robin over cameras: one control item, or up to `batch_max` frames of
+        different cameras (what is there now; no waiting to fill a batch). None when stopping."""
         with self._cond:
             while not self._stopping:
+                taken: list[tuple[CameraQueue, QueueItem]] = []
                 n = len(self._order)
                 for k in range(n):
                     camera_id = self._order[(self._next + k) % n]
                     queue = self._queues[camera_id]
-                    if queue.items:
-                        self._next = (self._next + k + 1) % n
-                        item = queue.items.popleft()
-                        self._busy = camera_id
-                        if isinstance(item, Frame):
-                            queue.frames_queued -= 1
-                            self._cond.notify_all()  # a file reader may be waiting for room
-                        return queue, item
+                    if not queue.items:
+                        continue
+                    if not isinstance(queue.items[0], Frame) and taken:
+                        continue  # a control item goes alone, in its own turn
+                    item = queue.items.popleft()
+                    taken.append((queue, item))
+                    self._next = (self._next + k + 1) % n
+                    if isinstance(item, Frame):
+                        queue.frames_queued -= 1
+                    if not isinstance(item, Frame) or len(taken) == self.batch_max:
+                        break
+                if taken:
+                    self._busy = taken[0][0].camera_id
+                    self._cond.notify_all()  # a file reader may be waiting for room
+                    return taken
                 self._cond.wait(self._idle_wait_s)
             return None
 
     def _run(self) -> None:
         while (taken := self._take()) is not None:
-            queue, item = taken
             try:
-                self._serve(queue, item)
+                self._serve(taken)
             except Exception as exc:  # one camera's failure never stops the others
-                queue.errors += 1
-                if queue.errors == 1 or queue.errors % 100 == 0:
-                    logger.error("%s: analysis failed (%d so far): %s", queue.camera_id, queue.errors, exc)
+                for queue, _ in taken:
+                    queue.errors += 1
+                    if queue.errors == 1 or queue.errors % 100 == 0:
+                        logger.error(
+                            "%s: analysis failed (%d so far): %s", queue.camera_id, queue.errors, exc
+                        )
             finally:
                 with self._cond:
                     self._busy = None
 
-    def _serve(self, queue: CameraQueue, item: QueueItem) -> None:
-        worker = queue.worker
-        if isinstance(item, StreamStart):
-            queue.base_ts_ms = item.base_ts_ms
-            worker.start_stream(item.resolution_wh, item.fps)
-        elif isinstance(item, Reconfigure):
-            worker.reconfigure(item.camera, item.ctx)
-        else:
-            t0 = time.monotonic()
-            detections = self.detector.detect(item.image_bgr)
+    def _serve(self, taken: list[tuple[CameraQueue, QueueItem]]) -> None:
+        frames: list[tuple[CameraQueue, Frame]] = []
+        for queue, item in taken:
+            if isinstance(item, StreamStart):
+                queue.base_ts_ms = item.base_ts_ms
+                queue.worker.start_stream(item.resolution_wh, item.fps)
+                if queue.gate is not None:
+                    queue.gate.reset()
+            elif isinstance(item, Reconfigure):
+                queue.worker.reconfigure(item.camera, item.ctx)
+                if queue.gate is not None and queue.gate.config != item.camera.motion:
+                    queue.gate = MotionGate(item.camera.motion)
+            else:
+                frames.append((queue, item))
+        if not frames:
+            return
+        t0 = time.monotonic()
+        wanted = [(q, f) for q, f in frames if q.gate is None or q.gate.should_detect(f.image_bgr, f.pts_ms)]
+        found: dict[int, Detections] = {}
+        if wanted:
+            images = [f.image_bgr for _, f in wanted]
+            results = (
+                self.detector.detect_batch(images) if len(images) > 1 else [self.detector.detect(images[0])]
+            )
             self.detector_calls += 1
-            worker.analyse(item.image_bgr, detections, queue.base_ts_ms + item.pts_ms, item.pts_ms)
-            worker.stats.busy_s += time.monotonic() - t0
-            worker.stats.position_ms = item.pts_ms
+            for (queue, frame), detections in zip(wanted, results, strict=True):
+                found[id(frame)] = detections
+                queue.detector_calls += 1
+                queue.worker.stats.detector_calls += 1
+                if queue.gate is not None:
+                    queue.gate.remember(detections)
+        share_s = (time.monotonic() - t0) / len(frames)
+        for queue, frame in frames:
+            t1 = time.monotonic()
+            got = found.get(id(frame))
+            if got is None:  # gated: nothing moved, the last detections still hold
+                assert queue.gate is not None
+                queue.worker.stats.frames_gated += 1
+                got = queue.gate.last_detections()
+            detections = got
+            worker = queue.worker
+            worker.analyse(frame.image_bgr, detections, queue.base_ts_ms + frame.pts_ms, frame.pts_ms)
+            worker.stats.busy_s += share_s + time.monotonic() - t1
+            worker.stats.position_ms = frame.pts_ms
             queue.frames_analysed += 1

@@ -24,6 +24,7 @@ from pipelines.camera_runner import CameraRunner, OpenFn, SupervisorConfig
 from pipelines.config import CameraConfig, TrackerConfig
 from pipelines.emit import EmitContext
 from pipelines.evidence import SnapshotWriter
+from pipelines.gating import MotionGate
 from pipelines.inference import Reconfigure, SharedInference
 from pipelines.sources import open_source
 from pipelines.worker import CameraStats, CameraWorker, ProgressFn
@@ -51,8 +52,11 @@ class _Slot:
     rate_mono: float = field(default_factory=time.monotonic)
     rate_analysed: int = 0
     rate_received: int = 0
+    rate_detected: int = 0
     analysed_fps: float = 0.0
     decoded_fps: float = 0.0
+    detector_fps: float = 0.0
+    gated_share: float = 0.0
 
 
 class CameraSupervisor:
@@ -107,7 +111,11 @@ class CameraSupervisor:
             if camera.enabled:
                 live = camera.live if camera.live is not None else _scheme_is_live(camera.uri)
                 queue = self.inference.attach(
-                    camera.id, worker, max_frames=self.config.frame_queue_max, live=live
+                    camera.id,
+                    worker,
+                    max_frames=self.config.frame_queue_max,
+                    live=live,
+                    gate=MotionGate(camera.motion),
                 )
                 runner = CameraRunner(
                     camera,
@@ -186,16 +194,29 @@ class CameraSupervisor:
                     )
                 )
                 continue
-            analysed, received = slot.runner.queue.frames_analysed, slot.runner.frames_received
+            queue = slot.runner.queue
+            analysed, received, detected = (
+                queue.frames_analysed,
+                slot.runner.frames_received,
+                queue.detector_calls,
+            )
             if now - slot.rate_mono >= 1.0:
                 dt = now - slot.rate_mono
                 slot.analysed_fps = round((analysed - slot.rate_analysed) / dt, 2)
                 slot.decoded_fps = round((received - slot.rate_received) / dt, 2)
-                slot.rate_mono, slot.rate_analysed, slot.rate_received = now, analysed, received
+                slot.detector_fps = round((detected - slot.rate_detected) / dt, 2)
+                window = analysed - slot.rate_analysed
+                slot.gated_share = round(1 - (detected - slot.rate_detected) / window, 3) if window else 0.0
+                slot.rate_mono, slot.rate_analysed = now, analysed
+                slot.rate_received, slot.rate_detected = received, detected
             health = slot.runner.health(self.worker_id)
-            out.append(
-                health.model_copy(update={"analysed_fps": slot.analysed_fps, "decoded_fps": slot.decoded_fps})
-            )
+            rates = {
+                "analysed_fps": slot.analysed_fps,
+                "decoded_fps": slot.decoded_fps,
+                "detector_fps": slot.detector_fps,
+                "gated_share": max(0.0, slot.gated_share),
+            }
+            out.append(health.model_copy(update=rates))
         return out
 
     def stats(self) -> list[CameraStats]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from detectors.base import Detections, Detector, FrameBGR
 from events.ports import EventPublisher
 from events.schema import Event
+from pipelines.analytics.base import FrameContext
 from pipelines.analytics.engine import RuleEngine
 from pipelines.config import CameraConfig, TrackerConfig
 from pipelines.emit import EmitContext, build_event, event_id_for
@@ -28,6 +29,9 @@ class CameraStats:
     camera_id: str
     frames: int = 0
     detections: int = 0
+    #: frames the detector ran on, and frames motion gating spared it
+    detector_calls: int = 0
+    frames_gated: int = 0
     events_by_type: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
     busy_s: float = 0.0
@@ -38,6 +42,10 @@ class CameraStats:
     @property
     def events(self) -> int:
         return sum(self.events_by_type.values())
+
+    @property
+    def gated_share(self) -> float:
+        return self.frames_gated / self.frames if self.frames else 0.0
 
     @property
     def fps(self) -> float:
@@ -115,7 +123,8 @@ class CameraWorker:
             self.start_stream((w, h), self.camera.analysis_fps or 10.0)
         assert self._engine is not None and self._tracker is not None and self._resolution_wh is not None
         tracked = self._tracker.update(detections, pts_ms)
-        findings = self._engine.evaluate(tracked, ts_ms)
+        ctx = FrameContext(ts_ms, tracked, detections, self._resolution_wh, lambda: image_bgr)
+        findings = self._engine.evaluate(ctx)
         events: list[Event] = []
         for finding in findings:
             snapshot = None
@@ -138,5 +147,5 @@ class CameraWorker:
 
     def count(self, events: list[Event]) -> None:
         for event in events:
-            self.stats.events_by_type[event.type.value] += 1
+            self.stats.events_by_type[event.type] += 1
             self.stats.alerts += int(event.alert)

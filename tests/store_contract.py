@@ -63,6 +63,17 @@ class StoreContract:
             assert store.get(e.event_id) == e
         assert store.get(uuid.uuid4()) is None
 
+    def test_an_event_type_newer_than_this_code_is_stored_and_served(self, store: EventStore) -> None:
+        """Forward compatibility: a type no plugin here knows keeps its attributes, and filters work."""
+        data = make_event(3).model_dump(mode="json")
+        data.update(type="drone_sighting", schema_version="1.8")
+        data["attributes"] = {"type": "drone_sighting", "altitude_m": 40.5, "tags": ["night", "low"]}
+        newer = Event.model_validate(data)
+        assert store.insert([newer, make_event(4)]) == 2
+        (back,) = store.query(EventQuery(types=("drone_sighting",), limit=10)).events
+        assert back == newer and back.attributes.model_dump() == data["attributes"]
+        assert store.count_by_type()["drone_sighting"] == 1
+
     @pytest.mark.parametrize("q", STORE_QUERIES, ids=[str(i) for i in range(len(STORE_QUERIES))])
     def test_filters_match_a_reference_filter(self, store: EventStore, q: EventQuery) -> None:
         events = sample_events()

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import services
-from api.deps import ListRequestDep, StoreDep
+from api.deps import EventTypesDep, ListRequestDep, StoreDep
 from api.schemas import AlertCountsOut, AlertPageOut, TimeWindowParams
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
@@ -20,6 +20,8 @@ def list_alerts(req: ListRequestDep, store: StoreDep) -> AlertPageOut:
 
 
 @router.get("/counts", response_model=AlertCountsOut)
-def count_alerts(window: Annotated[TimeWindowParams, Query()], store: StoreDep) -> AlertCountsOut:
+def count_alerts(
+    window: Annotated[TimeWindowParams, Query()], store: StoreDep, event_types: EventTypesDep
+) -> AlertCountsOut:
     """Alerts per event type for a camera and time window (all types, zeros included)."""
-    return services.count_alerts(store, window)
+    return services.count_alerts(store, window, [t.type for t in event_types])

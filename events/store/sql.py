@@ -201,7 +201,7 @@ def event_row(event: Event) -> EventRow:
         event.ts_ms,
         event.camera_id,
         event.site_id,
-        event.type.value,
+        event.type,
         event.severity.value,
         1 if event.alert else 0,
         event.rule_id,

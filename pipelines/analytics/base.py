@@ -1,35 +1,62 @@
-"""What every analytics rule shares: the `Finding` it emits and the `Rule` protocol."""
+"""What every analytics rule shares: the `FrameContext` it sees, the `Finding` it emits, the `Rule`
+protocol, and small helpers (which detections a rule watches, cooldowns)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 import numpy as np
 
-from detectors.base import Detections
-from events.schema import EventType, LineCrossingAttributes, ZoneIntrusionAttributes
-from pipelines.config import RuleBase
+from detectors.base import Detections, FrameBGR
+from events.schema import EventAttributes, Severity
+from pipelines.analytics.spec import RuleBase
+
+
+@dataclass(slots=True)
+class FrameContext:
+    """What a rule sees of one analysed frame.
+
+    `tracked`: detections with a track id; `detections`: all of them, tracked or not (crowds, hazards);
+    `frame()`: the BGR pixels, only when a rule asks (most never do); `resolution_wh` in pixels.
+    """
+
+    ts_ms: int
+    tracked: Detections
+    detections: Detections
+    resolution_wh: tuple[int, int]
+    frame: Callable[[], FrameBGR] | None = None
+
+    @classmethod
+    def of(
+        cls, tracked: Detections, ts_ms: int, resolution_wh: tuple[int, int], frame: FrameBGR | None = None
+    ) -> FrameContext:
+        """A context whose detections are all tracked (tests, simple callers)."""
+        return cls(ts_ms, tracked, tracked, resolution_wh, None if frame is None else (lambda: frame))
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One rule firing for one tracked object on one frame (pixel box; the event builder normalises)."""
+    """One rule firing on one frame (pixel box; the event builder normalises). A finding about no
+    single object (a crowd, a fire, a tampered camera) has no `track_id`; `severity` overrides the
+    rule's when the rule grades its findings (an incident, a crowd's end)."""
 
     rule_id: str
-    type: EventType
-    track_id: int
+    type: str
     label: str
     confidence: float
     xyxy: tuple[float, float, float, float]
-    attributes: ZoneIntrusionAttributes | LineCrossingAttributes
+    attributes: EventAttributes
+    track_id: int | None = None
+    severity: Severity | None = None
 
 
 class Rule(Protocol):
     rule_id: str
 
-    def evaluate(self, detections: Detections, ts_ms: int) -> list[Finding]:
-        """`detections` are tracked (tracker_id set); returns what fired on this frame."""
+    def evaluate(self, ctx: FrameContext) -> list[Finding]:
+        """What fired on this frame."""
         ...
 
 

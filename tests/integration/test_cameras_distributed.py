@@ -98,7 +98,7 @@ class Cluster:
         return {c["id"]: c for c in r.json()["items"]}
 
     def events(self, camera_id: str, kind: str) -> list[dict[str, Any]]:
-        params = {"camera_id": camera_id, "type": kind, "limit": 500}
+        params: dict[str, str | int] = {"camera_id": camera_id, "type": kind, "limit": 500}
         r = httpx.get(f"{self.base}/v1/events", params=params, timeout=10)
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]

@@ -9,26 +9,25 @@ from typing import Literal
 from events.ports import EventQuery
 from events.schema import (
     Event,
-    EventType,
-    LineCrossingAttributes,
     ModelRef,
     Severity,
     Snapshot,
-    ZoneIntrusionAttributes,
     make_event_id,
 )
+from pipelines.analytics.line_crossing import LineCrossingAttributes
+from pipelines.analytics.zone_intrusion import ZoneIntrusionAttributes
 
 BASE_TS_MS = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
 _DEFAULT_MODEL = ModelRef(name="yolov8s-fall", version="0.1.2")
-_RULE_ID_BY_TYPE = {EventType.ZONE_INTRUSION: "gate-intrusion", EventType.LINE_CROSSING: "door-crossing"}
+_RULE_ID_BY_TYPE = {"zone_intrusion": "gate-intrusion", "line_crossing": "door-crossing"}
 
 
 def build_event(
     *,
     ts_ms: int,
     camera_id: str = "cam-1",
-    event_type: EventType = EventType.ZONE_INTRUSION,
+    event_type: str = "zone_intrusion",
     alert: bool = True,
     track_id: int | None = 7,
     snapshot: Snapshot | None = None,
@@ -48,7 +47,7 @@ def build_event(
     (gate-intrusion / door-crossing); `event_id` defaults to make_event_id(camera, rule, track, ts)."""
     rule = _RULE_ID_BY_TYPE[event_type] if rule_id is None else rule_id
     attributes: ZoneIntrusionAttributes | LineCrossingAttributes
-    if event_type is EventType.ZONE_INTRUSION:
+    if event_type == "zone_intrusion":
         attributes = ZoneIntrusionAttributes(zone_id="gate", dwell_s=dwell_s)
     else:
         attributes = LineCrossingAttributes(line_id="door", direction=direction)
@@ -76,7 +75,7 @@ def make_event(
     i: int,
     *,
     camera_id: str = "cam-1",
-    event_type: EventType = EventType.ZONE_INTRUSION,
+    event_type: str = "zone_intrusion",
     alert: bool = False,
     ts_ms: int | None = None,
     label: str = "person",
@@ -110,7 +109,7 @@ def sample_events() -> list[Event]:
         make_event(
             i,
             camera_id="cam-1" if i % 2 else "cam-2",
-            event_type=EventType.ZONE_INTRUSION if i % 4 < 2 else EventType.LINE_CROSSING,
+            event_type="zone_intrusion" if i % 4 < 2 else "line_crossing",
             alert=i % 3 == 0,
         )
         for i in range(40)
@@ -127,7 +126,7 @@ def counts_by_type(events: Iterable[Event], camera_id: str | None = None) -> dic
     counts: dict[str, int] = {}
     for e in events:
         if camera_id is None or e.camera_id == camera_id:
-            counts[e.type.value] = counts.get(e.type.value, 0) + 1
+            counts[e.type] = counts.get(e.type, 0) + 1
     return counts
 
 
@@ -136,16 +135,14 @@ STORE_QUERIES = [
     EventQuery(),
     EventQuery(camera_id="cam-1"),
     EventQuery(camera_id="nope"),
-    EventQuery(types=(EventType.LINE_CROSSING,)),
-    EventQuery(types=(EventType.LINE_CROSSING, EventType.ZONE_INTRUSION)),
+    EventQuery(types=("line_crossing",)),
+    EventQuery(types=("line_crossing", "zone_intrusion")),
     EventQuery(since_ms=BASE_TS_MS + 1000, until_ms=BASE_TS_MS + 2000),  # inclusive both ends
     EventQuery(since_ms=BASE_TS_MS + 3900),
     EventQuery(until_ms=BASE_TS_MS),
     EventQuery(alerts_only=True),
     EventQuery(limit=5, offset=3, alerts_only=True),
-    EventQuery(
-        camera_id="cam-2", types=(EventType.ZONE_INTRUSION,), alerts_only=True, since_ms=BASE_TS_MS + 500
-    ),
+    EventQuery(camera_id="cam-2", types=("zone_intrusion",), alerts_only=True, since_ms=BASE_TS_MS + 500),
 ]
 
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from anfang.wiring import event_types_for_api
 from api.app import create_app
-from events.schema import Event, EventType
+from events.schema import Event
+from pipelines.event_kinds import EVENT_KINDS
 from tests.unit.api_fakes import T0_MS, FakeEventStore, attach_snapshot, make_event
 
 
@@ -20,7 +22,7 @@ def seed(data_dir: Path) -> list[Event]:
         event = make_event(
             ts_ms=T0_MS + i * 60_000,
             camera_id=f"cam-{i % 2 + 1}",
-            event_type=EventType.LINE_CROSSING if i % 5 == 0 else EventType.ZONE_INTRUSION,
+            event_type="line_crossing" if i % 5 == 0 else "zone_intrusion",
             alert=i % 3 != 0,
             track_id=i,
         )
@@ -42,7 +44,7 @@ def store(events: list[Event]) -> FakeEventStore:
 
 @pytest.fixture
 def client(store: FakeEventStore, tmp_path: Path) -> TestClient:
-    return TestClient(create_app(store, tmp_path))
+    return TestClient(create_app(store, tmp_path, event_types=event_types_for_api()))
 
 
 CASES: list[tuple[dict[str, Any], str | None]] = [
@@ -102,7 +104,7 @@ def test_counts_by_type(client: TestClient, events: list[Event], params: dict[st
         for e in events
         if e.alert and e.camera_id == params.get("camera_id", e.camera_id) and lo <= e.ts_ms <= hi
     ]
-    expected = {t.value: sum(1 for e in alerts if e.type is t) for t in EventType}
+    expected = {k.event_type: sum(1 for e in alerts if e.type == k.event_type) for k in EVENT_KINDS}
     assert r.json() == {"by_type": expected, "total": len(alerts)}
 
 

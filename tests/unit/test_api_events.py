@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.config import ApiConfig
-from events.schema import Event, EventType
+from events.schema import Event
 from tests.unit.api_fakes import T0_MS, FakeEventStore, attach_snapshot, make_event
 
 N_EVENTS = 12
@@ -29,7 +29,7 @@ def seed_events() -> list[Event]:
         make_event(
             ts_ms=T0_MS + i * 1000,
             camera_id="cam-2" if i % 3 == 0 else "cam-1",
-            event_type=EventType.ZONE_INTRUSION if i % 2 == 0 else EventType.LINE_CROSSING,
+            event_type="zone_intrusion" if i % 2 == 0 else "line_crossing",
             alert=i % 4 != 0,
             track_id=i,
         )
@@ -60,7 +60,7 @@ def newest_first(events: list[Event], keep: Callable[[Event], bool]) -> list[str
 FILTER_CASES: list[tuple[str, dict[str, Any], Callable[[Event], bool]]] = [
     ("no filter", {}, lambda e: True),
     ("camera", {"camera_id": "cam-2"}, lambda e: e.camera_id == "cam-2"),
-    ("one type", {"type": "line_crossing"}, lambda e: e.type is EventType.LINE_CROSSING),
+    ("one type", {"type": "line_crossing"}, lambda e: e.type == "line_crossing"),
     ("two types", {"type": ["zone_intrusion", "line_crossing"]}, lambda e: True),
     (
         "window ms, bounds inclusive",
@@ -75,7 +75,7 @@ FILTER_CASES: list[tuple[str, dict[str, Any], Callable[[Event], bool]]] = [
     (
         "camera + type + since",
         {"camera_id": "cam-1", "type": "zone_intrusion", "since_ms": T0_MS + 4000},
-        lambda e: e.camera_id == "cam-1" and e.type is EventType.ZONE_INTRUSION and e.ts_ms >= T0_MS + 4000,
+        lambda e: e.camera_id == "cam-1" and e.type == "zone_intrusion" and e.ts_ms >= T0_MS + 4000,
     ),
     ("nothing matches", {"camera_id": "cam-404"}, lambda e: False),
 ]
@@ -100,7 +100,7 @@ def test_query_reaches_store_translated(client: TestClient, store: FakeEventStor
     q = store.queries[-1]
     assert (q.camera_id, tuple(q.types), q.since_ms, q.until_ms) == (
         "cam-1",
-        (EventType.LINE_CROSSING,),
+        ("line_crossing",),
         T0_MS,
         None,
     )
@@ -155,12 +155,8 @@ def test_default_and_max_limit_come_from_config(store: FakeEventStore, tmp_path:
     assert "less than or equal to 4" in r.text
 
 
-*_FIRST_TYPES, _LAST_TYPE = (repr(t.value) for t in EventType)
-#: pydantic's wording of the enum's members: "'a', 'b' or 'c'" (every type, as the schema grows)
-EVERY_TYPE = ", ".join(_FIRST_TYPES) + f" or {_LAST_TYPE}"
-
 BAD_PARAMS: list[tuple[str, dict[str, Any], str]] = [
-    ("unknown type", {"type": "fire"}, f"Input should be {EVERY_TYPE}"),
+    ("malformed type", {"type": "Fire!"}, "String should match pattern"),
     ("since after until", {"since_ms": T0_MS + 1, "until_ms": T0_MS}, "is after until"),
     ("ISO since after until", {"since": _iso(T0_MS + 1000), "until": _iso(T0_MS)}, "is after until"),
     ("limit zero", {"limit": 0}, "greater than or equal to 1"),

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import ConfigError, LineCrossingRule, ZoneIntrusionRule, load_config
+from pipelines.analytics.line_crossing import LineCrossingConfig
+from pipelines.analytics.zone_intrusion import ZoneIntrusionConfig
+from pipelines.config import ConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,7 +41,10 @@ def test_sample_demo_config_validates() -> None:
     config = load_config(REPO / "deploy/config/demo.yaml")
     camera = config.cameras[0]
     assert config.detector.type == "onnx"
-    assert [type(r).__name__ for r in camera.rules] == [ZoneIntrusionRule.__name__, LineCrossingRule.__name__]
+    assert [type(r).__name__ for r in camera.rules] == [
+        ZoneIntrusionConfig.__name__,
+        LineCrossingConfig.__name__,
+    ]
 
 
 def test_valid_config_loads(tmp_path: Path) -> None:
@@ -47,7 +52,7 @@ def test_valid_config_loads(tmp_path: Path) -> None:
     path.write_text(VALID)
     config = load_config(path)
     assert config.site_id == "s1"
-    assert config.cameras[0].rules[1].type == "line_crossing"
+    assert isinstance(config.cameras[0].rules[1], LineCrossingConfig)
 
 
 @pytest.mark.parametrize(

@@ -164,3 +164,26 @@ def test_an_unavailable_execution_provider_is_a_clear_error() -> None:
     config = OnnxYoloConfig(model_path=Path(ONNX_MODEL), providers=["NoSuchExecutionProvider"])
     with pytest.raises(DetectorError, match=r"'NoSuchExecutionProvider'\] not available here \(available: "):
         OnnxYoloDetector(config, data_dir())
+
+
+def test_detect_batch_matches_detect_frame_by_frame(detector: OnnxYoloDetector) -> None:
+    """Whatever the model's batch axis (the setup's export is dynamic): same boxes, frames' order kept,
+    frames of different sizes letterboxed each on its own."""
+    import cv2
+
+    frames = vtest_frames(0, 300)
+    frames.append(np.ascontiguousarray(cv2.resize(frames[0], (1280, 720)), dtype=np.uint8))
+    batched = detector.detect_batch(frames)
+    assert len(batched) == 3
+    for frame, many in zip(frames, batched, strict=True):
+        one = detector.detect(frame)
+        assert len(one) >= 3 and len(many) == len(one)
+        np.testing.assert_allclose(many.xyxy, one.xyxy, atol=0.05)
+        assert labels_of(many) == labels_of(one)
+    assert (batched[2].xyxy[:, [0, 2]] <= 1280).all() and batched[2].xyxy[:, [0, 2]].max() > 768
+    assert detector.detect_batch([]) == []
+
+
+def test_detect_batch_rejects_a_wrong_frame(detector: OnnxYoloDetector) -> None:
+    with pytest.raises(DetectorError, match="BGR"):
+        detector.detect_batch([vtest_frames(0)[0], np.zeros((10, 10), dtype=np.uint8)])

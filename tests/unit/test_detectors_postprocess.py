@@ -190,3 +190,41 @@ def test_unletterbox_inverts_the_letterbox_and_clips() -> None:
 
 def test_letterbox_is_a_plain_value() -> None:
     assert letterbox_params((10, 20), (10, 20)) == Letterbox((10, 20), (10, 20), 1.0, (10, 20), 0, 0)
+
+
+def _reference_letterbox(frame: np.ndarray, dst_hw: tuple[int, int]) -> np.ndarray:
+    """ultralytics' LetterBox by hand: round-resize, centre on grey, RGB, CHW, / 255."""
+    import cv2
+
+    p = letterbox_params(frame.shape[:2], dst_hw)
+    canvas = np.full((*dst_hw, 3), PAD_VALUE, np.uint8)
+    resized = cv2.resize(frame, (p.resized_hw[1], p.resized_hw[0]), interpolation=cv2.INTER_LINEAR)
+    canvas[p.pad_top_px : p.pad_top_px + p.resized_hw[0], p.pad_left_px : p.pad_left_px + p.resized_hw[1]] = (
+        resized
+    )
+    return canvas[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)
+
+
+@pytest.mark.parametrize(
+    ("src_hw", "dst_hw"),
+    [((576, 768), (480, 640)), ((1000, 1333), (480, 640)), ((333, 777), (480, 640)), ((101, 200), (64, 64))],
+)
+def test_letterboxer_matches_ultralytics_rounding(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> None:
+    """(1000, 1333): OpenCV's own letterbox would make it 639 wide; ultralytics (and we) make it 640."""
+    frame = np.random.default_rng(1).integers(0, 256, size=(*src_hw, 3), dtype=np.uint8)
+    boxer = Letterboxer(dst_hw)
+    boxer(frame)
+    np.testing.assert_allclose(boxer.tensor, _reference_letterbox(frame, dst_hw), atol=1e-6)
+
+
+def test_letterboxer_fills_one_slot_of_a_batch() -> None:
+    frames = [np.full((32, 64, 3), v, np.uint8) for v in (10, 200)]
+    batch = np.zeros((2, 3, 64, 64), np.float32)
+    boxer = Letterboxer((64, 64))
+    for i, frame in enumerate(frames):
+        boxer.into(frame, batch[i : i + 1])
+    np.testing.assert_allclose(batch[0, :, 16:48], 10 / 255, rtol=1e-6)
+    np.testing.assert_allclose(batch[1, :, 16:48], 200 / 255, rtol=1e-6)
+    np.testing.assert_allclose(batch[:, :, :16], PAD_VALUE / 255, rtol=1e-6)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        boxer.into(frames[0], np.zeros((1, 3, 32, 32), np.float32))

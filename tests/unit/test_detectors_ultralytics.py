@@ -58,6 +58,20 @@ def test_finds_people_and_agrees_with_onnx(detector: UltralyticsDetector, index:
     assert labels_of(torch_dets) == labels_of(onnx_dets)
 
 
+def test_detect_batch_is_one_predict_with_the_same_boxes(detector: UltralyticsDetector) -> None:
+    frames = vtest_frames(0, 300)
+    batched = detector.detect_batch(frames)
+    assert len(batched) == 2
+    for frame, many in zip(frames, batched, strict=True):
+        one = detector.detect(frame)
+        assert len(one) >= 3 and len(many) == len(one)
+        np.testing.assert_allclose(many.xyxy, one.xyxy, atol=0.5)
+        assert labels_of(many) == labels_of(one)
+    assert detector.detect_batch([]) == []
+    with pytest.raises(DetectorError, match="BGR"):
+        detector.detect_batch([frames[0], np.zeros((4, 4), dtype=np.uint8)])
+
+
 def test_config_names_override_and_registry() -> None:
     require_model(PT_MODEL)
     config = UltralyticsConfig(model_path=Path(PT_MODEL), class_names={0: "person", 1: "person_down"})

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 from detectors.base import ModelInfo
-from events.schema import Event, EventType, LineCrossingAttributes, Severity
+from events.schema import Event, Severity
 from pipelines.analytics.base import Finding
-from pipelines.config import LineCrossingRule, SnapshotConfig
+from pipelines.analytics.line_crossing import LineCrossingAttributes, LineCrossingConfig
+from pipelines.config import SnapshotConfig
 from pipelines.emit import EmitContext, build_event, event_id_for
 from pipelines.evidence import EvidenceError, SnapshotWriter
 
 
 def ctx(severity: Severity, alert_severity: Severity) -> EmitContext:
-    rule = LineCrossingRule(
+    rule = LineCrossingConfig(
         id="r", type="line_crossing", line="l", severity=severity, alert_severity=alert_severity
     )
     return EmitContext(
@@ -28,7 +29,7 @@ def ctx(severity: Severity, alert_severity: Severity) -> EmitContext:
 
 FINDING = Finding(
     rule_id="r",
-    type=EventType.LINE_CROSSING,
+    type="line_crossing",
     track_id=4,
     label="person",
     confidence=0.87,

@@ -65,3 +65,22 @@ def test_long_reasons_are_cut_but_the_message_is_kept_whole() -> None:
     assert isinstance(parsed, DeadLetter)
     assert len(parsed.reason) == MAX_REASON_CHARS and parsed.reason.endswith("...")
     assert parsed.raw == raw
+
+
+def test_a_newer_minor_version_with_an_unknown_type_is_kept_not_dead_lettered() -> None:
+    """A 1.x sink stores (and the API serves) event types newer than itself, attributes as they came."""
+    newer = _with(
+        schema_version="1.7",
+        type="gas_leak",
+        attributes={"type": "gas_leak", "ppm": 512.5, "sensor": {"id": "g-3", "unit": "ppm"}},
+    )
+    parsed = parse_message(newer, b"cam-1")
+    assert not isinstance(parsed, DeadLetter), parsed
+    assert parsed.type == "gas_leak" and parsed.schema_version == "1.7"
+    assert json.loads(parsed.to_json_bytes())["attributes"] == json.loads(newer)["attributes"]
+
+
+def test_attributes_of_a_newer_type_must_still_name_the_event_type() -> None:
+    mismatch = _with(type="gas_leak", attributes={"type": "smoke", "ppm": 1})
+    parsed = parse_message(mismatch, b"cam-1")
+    assert isinstance(parsed, DeadLetter) and "attributes are for 'smoke'" in parsed.reason

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Final, Literal
+
 import numpy as np
 import supervision as sv
+from pydantic import ConfigDict, Field
 
-from detectors.base import Detections
-from events.schema import EventType, ZoneIntrusionAttributes
-from pipelines.analytics.base import Cooldown, Finding, eligible, finding_fields
-from pipelines.config import ZoneConfig, ZoneIntrusionRule
+from events.schema import EventAttributes
+from pipelines.analytics.base import Cooldown, Finding, FrameContext, eligible, finding_fields
+from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin, ZoneConfig
+
+TYPE: Final = "zone_intrusion"
+
+
+class ZoneIntrusionConfig(RuleBase):
+    type: Literal["zone_intrusion"]
+    zone: str = Field(description="id of a zone of the same camera")
+    min_dwell_s: float = Field(default=0.5, ge=0, description="seconds inside before it fires")
+
+    def zones_used(self) -> list[str]:
+        return [self.zone]
+
+
+class ZoneIntrusionAttributes(EventAttributes):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["zone_intrusion"] = TYPE
+    zone_id: str
+    dwell_s: float = Field(ge=0, description="seconds the object had been inside the zone when it fired")
 
 
 class ZoneIntrusion:
-    def __init__(self, rule: ZoneIntrusionRule, zone: ZoneConfig, resolution_wh: tuple[int, int]) -> None:
+    def __init__(self, rule: ZoneIntrusionConfig, zone: ZoneConfig, resolution_wh: tuple[int, int]) -> None:
         self.rule_id = rule.id
         self._rule = rule
         self._zone_id = zone.id
@@ -23,7 +44,8 @@ class ZoneIntrusion:
         self._cooldown = Cooldown(int(rule.cooldown_s * 1000))
         self._min_dwell_ms = int(rule.min_dwell_s * 1000)
 
-    def evaluate(self, detections: Detections, ts_ms: int) -> list[Finding]:
+    def evaluate(self, ctx: FrameContext) -> list[Finding]:
+        ts_ms, detections = ctx.ts_ms, ctx.tracked
         watched = eligible(detections, self._rule)
         inside = self._zone.trigger(watched) if len(watched) else np.zeros(0, dtype=bool)
         findings: list[Finding] = []
@@ -39,7 +61,7 @@ class ZoneIntrusion:
             findings.append(
                 Finding(
                     rule_id=self.rule_id,
-                    type=EventType.ZONE_INTRUSION,
+                    type=TYPE,
                     track_id=track_id,
                     label=label,
                     confidence=conf,
@@ -52,3 +74,13 @@ class ZoneIntrusion:
         if detections.tracker_id is not None:
             self._cooldown.forget_except({int(t) for t in detections.tracker_id})
         return findings
+
+
+def build(config: RuleBase, geometry: CameraGeometry) -> ZoneIntrusion:
+    assert isinstance(config, ZoneIntrusionConfig)
+    return ZoneIntrusion(config, geometry.zones[config.zone], geometry.resolution_wh)
+
+
+PLUGIN = RulePlugin(
+    kind=EventKind(TYPE, "Zone intrusion", ZoneIntrusionAttributes), config=ZoneIntrusionConfig, build=build
+)

@@ -6,22 +6,48 @@ Direction follows supervision's LineZone: walking along the line from `start_xy`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 import supervision as sv
+from pydantic import ConfigDict, Field
 
 from detectors.base import Detections
-from events.schema import EventType, LineCrossingAttributes
-from pipelines.analytics.base import Cooldown, Finding, eligible, finding_fields
-from pipelines.config import LineConfig, LineCrossingRule
+from events.schema import EventAttributes
+from pipelines.analytics.base import Cooldown, Finding, FrameContext, eligible, finding_fields
+from pipelines.analytics.spec import CameraGeometry, EventKind, LineConfig, RuleBase, RulePlugin
+
+TYPE: Final = "line_crossing"
+
+
+def _both_directions() -> list[Literal["in", "out"]]:
+    return ["in", "out"]
+
+
+class LineCrossingConfig(RuleBase):
+    type: Literal["line_crossing"]
+    line: str = Field(description="id of a line of the same camera")
+    directions: list[Literal["in", "out"]] = Field(default_factory=_both_directions)
+
+    def lines_used(self) -> list[str]:
+        return [self.line]
+
+
+class LineCrossingAttributes(EventAttributes):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["line_crossing"] = TYPE
+    line_id: str
+    direction: Literal["in", "out"] = Field(
+        description="'in' = crossed from the line's right side to its left (start -> end), 'out' the reverse"
+    )
 
 
 class LineCrossing:
     def __init__(
         self,
-        rule: LineCrossingRule,
+        rule: LineCrossingConfig,
         line: LineConfig,
         resolution_wh: tuple[int, int],
         min_frames_on_side: int = 1,
@@ -41,8 +67,9 @@ class LineCrossing:
         self._directions = set(rule.directions)
         self._cooldown = Cooldown(int(rule.cooldown_s * 1000))
 
-    def evaluate(self, detections: Detections, ts_ms: int) -> list[Finding]:
-        watched = eligible(detections, self._rule)
+    def evaluate(self, ctx: FrameContext) -> list[Finding]:
+        ts_ms = ctx.ts_ms
+        watched = eligible(ctx.tracked, self._rule)
         if len(watched) == 0:
             return []
         crossed_in, crossed_out = self._zone.trigger(watched)
@@ -68,7 +95,7 @@ class LineCrossing:
         return [
             Finding(
                 rule_id=self.rule_id,
-                type=EventType.LINE_CROSSING,
+                type=TYPE,
                 track_id=track_id,
                 label=label,
                 confidence=conf,
@@ -76,3 +103,13 @@ class LineCrossing:
                 attributes=LineCrossingAttributes(line_id=self._line_id, direction=direction),
             )
         ]
+
+
+def build(config: RuleBase, geometry: CameraGeometry) -> LineCrossing:
+    assert isinstance(config, LineCrossingConfig)
+    return LineCrossing(config, geometry.lines[config.line], geometry.resolution_wh)
+
+
+PLUGIN = RulePlugin(
+    kind=EventKind(TYPE, "Line crossing", LineCrossingAttributes), config=LineCrossingConfig, build=build
+)

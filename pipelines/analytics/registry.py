@@ -1,0 +1,30 @@
+"""Every rule type, listed explicitly. Adding a rule type = its module + one line here + its tests.
+
+From this list come the rule config union of the YAML/API (`RuleConfig`), the event types and their
+attribute models (`pipelines.event_kinds`), the published JSON Schema and the console's labels.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Union
+
+from pydantic import Field
+
+from pipelines.analytics import line_crossing, zone_intrusion
+from pipelines.analytics.spec import RuleBase, RulePlugin
+
+RULE_PLUGINS: tuple[RulePlugin, ...] = (
+    zone_intrusion.PLUGIN,
+    line_crossing.PLUGIN,
+)
+
+PLUGINS_BY_TYPE: dict[str, RulePlugin] = {p.kind.event_type: p for p in RULE_PLUGINS}
+
+if TYPE_CHECKING:
+    RuleConfig = RuleBase
+else:
+    RuleConfig = Annotated[Union[tuple(p.config for p in RULE_PLUGINS)], Field(discriminator="type")]  # noqa: UP007
+
+
+def rule_type_names() -> list[str]:
+    return [p.kind.event_type for p in RULE_PLUGINS]
