@@ -55,6 +55,9 @@ def test_valid_config_loads(tmp_path: Path) -> None:
     assert isinstance(config.cameras[0].rules[1], LineCrossingConfig)
 
 
+MASK = "    uri: /tmp/video.avi\n    motion:\n      mask_polygons_xy:\n        - {}"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "key", "line"),
     [
@@ -79,6 +82,19 @@ def test_valid_config_loads(tmp_path: Path) -> None:
             "cameras.0.analysis_fps",
             8,
         ),
+        (  # a motion mask reaching outside the frame
+            "    uri: /tmp/video.avi",
+            MASK.format("[[0.1, 0.1], [1.5, 0.2], [0.3, 0.9]]"),
+            "cameras.0.motion.mask_polygons_xy.0.1.0",
+            10,
+        ),
+        (  # a malformed one: two points
+            "    uri: /tmp/video.avi",
+            MASK.format("[[0.1, 0.1], [0.5, 0.2]]"),
+            "cameras.0.motion.mask_polygons_xy.0",
+            10,
+        ),
+        ("    uri: /tmp/video.avi", "    uri: ftp://example.com/v.avi", "cameras.0.uri", 7),
     ],
 )
 def test_invalid_config_names_key_and_line(tmp_path: Path, old: str, new: str, key: str, line: int) -> None:
