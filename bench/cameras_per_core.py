@@ -34,9 +34,9 @@ from pipelines.config import AppConfig, CameraConfig, load_config
 from pipelines.gating import MotionGateConfig
 from pipelines.inference import SharedInference
 from pipelines.supervisor import CameraSupervisor
-from tests.rtsp_fixtures import VTEST
 
 logger = logging.getLogger("bench.cameras_per_core")
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
 def static_scene(path: Path, seconds: int = 60, walk_every_s: int = 20, walk_s: int = 3) -> None:
