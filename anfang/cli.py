@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -72,9 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sink", parents=[common], help="consume events from the bus into the store")
     s.add_argument("--exit-when-idle", type=float, metavar="S", help="exit after S seconds with no events")
     sub.add_parser("api", parents=[common, serve], help="serve the alert API and console")
+    _add_sensors_parser(sub, common)
     sc = sub.add_parser("schema", help="write the event JSON Schema")
     sc.add_argument("--out", type=Path, help="file to write (default: stdout)")
     return p
+
+
+def _add_sensors_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    se = sub.add_parser(
+        "sensors", parents=[common], help="distributed: sensor readings -> rules, alarms + video -> incidents"
+    )
+    se.add_argument(
+        "--reseed", action="store_true", help="write the config's sensors over the sensor registry"
+    )
+    se.add_argument("--exit-when-idle", type=float, metavar="S", help="exit after S seconds with no message")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -116,6 +128,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return commands.demo(settings, once=args.once, start_ts_ms=args.start_ts_ms, reseed=args.reseed)
     if args.command == "pipeline":
         return commands.pipeline(settings, start_ts_ms=args.start_ts_ms, once=args.once, reseed=args.reseed)
+    if args.command == "sensors":
+        return commands.sensor_hub(settings, reseed=args.reseed, exit_when_idle_s=args.exit_when_idle)
     if args.command == "sink":
         return commands.sink(settings, exit_when_idle_s=args.exit_when_idle)
     return commands.api(settings)

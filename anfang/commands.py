@@ -28,9 +28,11 @@ from anfang.wiring import (
     make_worker_feed,
     seed_registry,
     start_embedded_sink,
+    start_sensors,
     summarise,
     validate_camera,
 )
+from api.sensor_services import SensorService
 from events.cameras import CameraFeed, CameraRegistry, HealthView, HeartbeatPublisher
 from events.ports import EventPublisher, EventQuery, EventStore
 from pipelines.config import AppConfig, load_config
@@ -67,6 +69,7 @@ class ApiParts:
     cameras: CameraRegistry | None = None
     health: HealthView | None = None
     readiness: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    sensors: SensorService | None = None
 
 
 class ApiServer:
@@ -90,6 +93,7 @@ class ApiServer:
             camera_schema=camera_json_schema(),
             readiness_checks={"store": lambda: _store_error(store), **parts.readiness},
             event_types=event_types_for_api(),
+            sensors=parts.sensors,
         )
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self._server = uvicorn.Server(config)
@@ -174,7 +178,9 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
     registry = make_registry(settings)
     seed_registry(registry, config, reseed=reseed)
     health = make_inprocess_health(settings)
-    api = None if once else ApiServer(store, settings, ApiParts(cameras=registry, health=health))
+    sensors = start_sensors(settings, store, config, reseed=reseed)
+    parts = ApiParts(cameras=registry, health=health, sensors=sensors.service)
+    api = None if once else _api_server_or_close(store, settings, parts, sensors.close)
     publisher, stop_sink = start_embedded_sink(store, settings)
     if api is not None:
         api.start()
@@ -182,7 +188,7 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
         code = _run_supervised(
             config,
             settings,
-            publisher,
+            sensors.tee(publisher),
             make_worker_feed(settings, registry),
             health,
             stop,
@@ -191,6 +197,7 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
         )
     finally:
         stop_sink()
+        sensors.close()
     logger.info("stored: %s", store.count_by_type())
     if api is not None:
         api.stop()
@@ -263,11 +270,14 @@ def api(settings: Settings) -> int:
     if settings.mode == "distributed":
         health = make_health_view(settings)
         readiness["bus"] = lambda: _bus_error(settings)
-    server = ApiServer(store, settings, ApiParts(cameras=registry, health=health, readiness=readiness))
+    sensors = start_sensors(settings, store)
+    parts = ApiParts(cameras=registry, health=health, readiness=readiness, sensors=sensors.service)
+    server = _api_server_or_close(store, settings, parts, sensors.close)
     server.start()
     while not stop.wait(0.5):
         pass
     server.stop()
+    sensors.close()
     if health is not None:
         health.close()
     registry.close()
@@ -284,3 +294,38 @@ def _bus_error(settings: Settings) -> str | None:
             return None
     except (OSError, ValueError) as exc:
         return f"Kafka at {settings.kafka_bootstrap} unreachable: {exc}"
+
+
+def _api_server_or_close(
+    store: EventStore, settings: Settings, parts: ApiParts, close: Callable[[], None]
+) -> ApiServer:
+    """The API server; `close` (the sensors' threads) runs first if it cannot be built (port taken)."""
+    try:
+        return ApiServer(store, settings, parts)
+    except BaseException:
+        close()
+        raise
+
+
+def sensor_hub(settings: Settings, *, reseed: bool = False, exit_when_idle_s: float | None = None) -> int:
+    """Distributed: the sensor hub. Readings (`anfang.sensors`) -> store + rules -> `sensor_alarm`;
+    alarms + video findings (`anfang.events`) -> `incident`; both published on `anfang.events`."""
+    from anfang.wiring import build_sensor_round, make_sensor_registry, seed_sensors
+    from pipelines.sensors.runner import run_sensor_hub
+
+    if settings.mode != "distributed":
+        raise UsageError("`anfang sensors` is the distributed hub; embedded, `demo` and `api` run it")
+    config = _load(settings)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    store = make_store(settings)
+    registry = make_sensor_registry(settings)
+    seed_sensors(registry, config, reseed=reseed)
+    rounds = build_sensor_round(settings, registry, store)
+    try:
+        run_sensor_hub(rounds, stop, idle_exit_s=exit_when_idle_s)
+    finally:
+        rounds.close()
+        registry.close()
+        store.close()
+    return 0

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.config import ApiConfig
 from pipelines.camera_runner import SupervisorConfig
+from pipelines.sensors.config import SensorHubConfig
 
 
 class Settings(BaseSettings):
@@ -57,4 +58,20 @@ class Settings(BaseSettings):
     progress_every_s: float = Field(default=2.0, gt=0)
     api: ApiConfig = Field(
         default_factory=ApiConfig, description="API limits, e.g. ANFANG_API__PAGE_LIMIT_MAX=1000"
+    )
+    # --- sensors ---
+    kafka_sensors_topic: str = Field(default="anfang.sensors", description="readings (key = sensor id)")
+    kafka_sensor_registry_topic: str = Field(
+        default="anfang.sensor-registry", description="compacted sensor registry (key = sensor id)"
+    )
+    kafka_sensors_group: str = Field(
+        default="anfang-sensors", description="consumer group of `anfang sensors` on the readings topic"
+    )
+    kafka_fusion_group: str = Field(
+        default="anfang-fusion", description="consumer group of `anfang sensors` on the events topic"
+    )
+    sensors: SensorHubConfig = Field(
+        default_factory=SensorHubConfig,
+        description="reading limits and fusion, e.g. ANFANG_SENSORS__INGEST__RATE_PER_S=20, "
+        "ANFANG_SENSORS__FUSION__WINDOW_S=30",
     )

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from anfang.settings import Settings
 from api.schemas import EventTypeOut
+from api.sensor_services import SensorService
 from detectors.base import Detector
 from detectors.registry import build_detector
 from events.cameras import (
@@ -27,10 +29,13 @@ from events.cameras import (
 )
 from events.ports import EventConsumer, EventPublisher, EventStore
 from events.schema import event_json_schema
+from events.sensors import SensorReadingStore, SensorRegistry
 from pipelines.config import AppConfig, CameraConfig
 from pipelines.event_kinds import EVENT_KINDS
 from pipelines.evidence import SnapshotWriter
 from pipelines.inference import SharedInference
+from pipelines.sensors.hub import EmbeddedSensorHub, SensorHub
+from pipelines.sensors.runner import SensorRound
 from pipelines.supervisor import CameraSupervisor
 from pipelines.worker import CameraStats
 
@@ -293,3 +298,129 @@ def summarise(stats: list[CameraStats], errors: dict[str, str], elapsed_s: float
         lines.append(f"{cam}: FAILED: {err}")
     lines.append(f"total: {sum(s.events for s in stats)} events in {elapsed_s:.1f} s")
     return lines
+
+
+# --- sensors: registry, readings, the hub ---------------------------------------------------------
+
+
+@dataclass
+class SensorRuntime:
+    """What a process serves of the sensors: the registry, the API's service, and (embedded) the hub."""
+
+    registry: SensorRegistry
+    service: SensorService
+    hub: EmbeddedSensorHub | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def tee(self, publisher: EventPublisher) -> EventPublisher:
+        """The pipeline's publisher, also showing its events to the hub (fusion) when there is one."""
+        return publisher if self.hub is None else self.hub.tee(publisher)
+
+    def close(self) -> None:
+        if self.hub is not None:
+            self.hub.stop()
+        for close in reversed(self.closers):
+            close()
+        self.registry.close()
+
+
+def _ensure_sensor_topics(settings: Settings) -> None:
+    from events.bus.kafka_bus import ensure_topics
+
+    ensure_topics(
+        settings.kafka_bootstrap,
+        settings.kafka_partitions,
+        topics=(settings.kafka_sensors_topic, settings.kafka_sensor_registry_topic),
+        timeout_s=settings.connect_timeout_s,
+        compacted=(settings.kafka_sensor_registry_topic,),
+    )
+
+
+def make_sensor_registry(settings: Settings) -> SensorRegistry:
+    """Embedded: `sensors.json` in the data folder; distributed: the compacted sensor-registry topic."""
+    if settings.mode == "embedded":
+        from events.registry.file_registry import FileCameraRegistry
+
+        return SensorRegistry(FileCameraRegistry(settings.data_dir / "sensors.json"))
+    from events.bus.kafka_sensors import sensor_registry_backend
+
+    _ensure_sensor_topics(settings)
+    backend = sensor_registry_backend(
+        settings.kafka_bootstrap, settings.kafka_sensor_registry_topic, timeout_s=settings.connect_timeout_s
+    )
+    return SensorRegistry(backend)
+
+
+def seed_sensors(registry: SensorRegistry, config: AppConfig, *, reseed: bool = False) -> int:
+    """The YAML's sensors go into an empty registry (or over it, with `reseed`); returns how many."""
+    if not config.sensors or (registry.list() and not reseed):
+        return 0
+    for spec in config.sensors:
+        registry.put(spec)
+    logger.info("sensor registry seeded with %d sensor(s) from the config", len(config.sensors))
+    return len(config.sensors)
+
+
+def _reading_store(store: EventStore) -> SensorReadingStore:
+    if not isinstance(store, SensorReadingStore):
+        raise TypeError(f"{type(store).__name__} cannot store sensor readings")
+    return store
+
+
+def start_sensors(
+    settings: Settings, store: EventStore, config: AppConfig | None = None, *, reseed: bool = False
+) -> SensorRuntime:
+    """Embedded: the hub runs in this process (its events go through an in-process sink of their own)
+    and the API's readings go to it; distributed: the API's readings go to the readings topic."""
+    registry = make_sensor_registry(settings)
+    if config is not None:
+        seed_sensors(registry, config, reseed=reseed)
+    readings = _reading_store(store)
+    limits = settings.sensors.ingest
+    if settings.mode == "distributed":
+        from events.bus.kafka_sensors import KafkaReadingPublisher
+
+        sink = KafkaReadingPublisher(
+            settings.kafka_bootstrap, settings.kafka_sensors_topic, timeout_s=settings.connect_timeout_s
+        )
+        service = SensorService(registry, sink=sink, readings=readings, limits=limits)
+        return SensorRuntime(registry, service, closers=[sink.close])
+    publisher, stop_sink = start_embedded_sink(store, settings)
+    hub = EmbeddedSensorHub(SensorHub(registry, publisher, settings.sensors, settings.worker_id), readings)
+    hub.start()
+    service = SensorService(registry, sink=hub, readings=readings, limits=limits)
+    return SensorRuntime(registry, service, hub, closers=[stop_sink])
+
+
+def build_sensor_round(settings: Settings, registry: SensorRegistry, store: EventStore) -> SensorRound:
+    """Distributed `anfang sensors`: readings and events consumers, DLQ, events publisher."""
+    from events.bus.kafka_bus import KafkaDeadLetterPublisher, KafkaEventConsumer, KafkaPublisher
+    from events.bus.kafka_sensors import KafkaReadingConsumer
+
+    _ensure_topics(settings)
+    _ensure_sensor_topics(settings)
+    timeout_s = settings.connect_timeout_s
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap,
+        settings.kafka_events_topic,
+        f"anfang-sensors-{settings.worker_id}",
+        timeout_s,
+    )
+    hub = SensorHub(registry, publisher, settings.sensors, settings.worker_id)
+    readings = KafkaReadingConsumer(
+        settings.kafka_bootstrap,
+        settings.kafka_sensors_group,
+        settings.kafka_sensors_topic,
+        timeout_s=timeout_s,
+    )
+    events = None
+    if settings.sensors.fusion.enabled:
+        events = KafkaEventConsumer(
+            settings.kafka_bootstrap,
+            settings.kafka_fusion_group,
+            settings.kafka_events_topic,
+            client_id="anfang-fusion",
+            timeout_s=timeout_s,
+        )
+    dead = KafkaDeadLetterPublisher(settings.kafka_bootstrap, settings.kafka_dlq_topic, timeout_s=timeout_s)
+    return SensorRound(hub, readings, _reading_store(store), events=events, dead_letters=dead)

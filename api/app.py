@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from api import camera_services, services
+from api import camera_services, sensor_services, services
 from api.camera_schemas import camera_spec_components
 from api.config import ApiConfig
 from api.deps import ApiContext, BodyTooLargeError
@@ -27,6 +27,7 @@ from api.routes import alerts, console, events
 from api.routes import cameras as camera_routes
 from api.routes import event_types as event_types_routes
 from api.routes import health as health_routes
+from api.routes import sensors as sensor_routes
 from api.schemas import EventTypeOut
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView, RegistryError
 from events.ports import EventStore, StoreError
@@ -43,6 +44,9 @@ _STATUS_BY_ERROR: dict[type[Exception], int] = {
     BodyTooLargeError: 413,
     camera_services.CamerasDisabledError: 503,
     camera_services.HealthUnavailableError: 503,
+    sensor_services.SensorExistsError: 409,
+    sensor_services.SensorsDisabledError: 503,
+    sensor_services.SensorUnavailableError: 503,
 }
 
 
@@ -60,6 +64,7 @@ def create_app(
     camera_schema: dict[str, Any] | None = None,
     readiness_checks: Mapping[str, Callable[[], str | None]] | None = None,
     event_types: Sequence[EventTypeOut] = (),
+    sensors: sensor_services.SensorService | None = None,
 ) -> FastAPI:
     """An API over `store`, serving snapshots from under `data_dir`. The caller owns every object it passes.
 
@@ -71,6 +76,8 @@ def create_app(
     - `event_types`: the event types the deployment produces (`/v1/event-types`, alert counts).
     - `readiness_checks`: name -> check (None when ok, else the cause) for `/readyz`, beside the
       built-in "store" check (a check named "store" replaces it).
+    - `sensors`: the sensor registry, readings sink and history behind `/v1/sensors`; without it
+      those routes answer 503.
     """
     config = config or ApiConfig()
     app = FastAPI(
@@ -92,14 +99,18 @@ def create_app(
         validate_camera=validate_camera,
         camera_schema=camera_schema,
         event_types=tuple(event_types),
+        sensors=sensors,
     )
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _service_error)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(CameraSpecError, _camera_spec_error)
+    for sensor_error, handler in sensor_routes.ERROR_HANDLERS.items():
+        app.add_exception_handler(sensor_error, handler)
     app.include_router(health_routes.router)
     app.include_router(camera_routes.router)
+    app.include_router(sensor_routes.router)
     app.include_router(events.router)
     app.include_router(event_types_routes.router)
     app.include_router(alerts.router)

@@ -15,6 +15,7 @@ from api.camera_services import CamerasDisabledError, CameraValidator
 from api.config import ApiConfig
 from api.readiness import ReadinessProbe
 from api.schemas import EventListParams, EventTypeOut
+from api.sensor_services import SensorsDisabledError, SensorService
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView
 from events.ports import EventStore
 
@@ -36,6 +37,7 @@ class ApiContext:
     validate_camera: CameraValidator | None = None
     camera_schema: dict[str, Any] | None = None
     event_types: tuple[EventTypeOut, ...] = ()
+    sensors: SensorService | None = None
 
 
 def get_context(request: Request) -> ApiContext:
@@ -162,3 +164,12 @@ def get_event_types(ctx: ContextDep) -> tuple[EventTypeOut, ...]:
 
 
 EventTypesDep = Annotated[tuple[EventTypeOut, ...], Depends(get_event_types)]
+
+
+def get_sensors(ctx: ContextDep) -> SensorService:
+    if ctx.sensors is None:
+        raise SensorsDisabledError("sensor management is not enabled in this process (no sensor registry)")
+    return ctx.sensors
+
+
+SensorsDep = Annotated[SensorService, Depends(get_sensors)]

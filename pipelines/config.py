@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from detectors.registry import DetectorConfig
 from events.schema import Severity
+from events.sensors import SensorSpec
 from pipelines.analytics.registry import RuleConfig, rule_type_names
 from pipelines.analytics.spec import LineConfig, Strict, ZoneConfig
 from pipelines.gating import MotionGateConfig
@@ -111,6 +112,17 @@ class AppConfig(Strict):
     cameras: list[CameraConfig] = Field(
         default_factory=list, description="seeds an empty camera registry; the API edits cameras at run time"
     )
+    sensors: list[SensorSpec] = Field(
+        default_factory=list, description="seeds an empty sensor registry; the API edits sensors at run time"
+    )
+
+    @field_validator("sensors")
+    @classmethod
+    def _unique_sensors(cls, sensors: list[SensorSpec]) -> list[SensorSpec]:
+        ids = [s.id for s in sensors]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"sensor ids must be unique: {ids}")
+        return sensors
 
     @field_validator("cameras")
     @classmethod

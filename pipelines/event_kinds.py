@@ -9,5 +9,6 @@ from __future__ import annotations
 from pipelines.analytics.registry import RULE_PLUGINS
 from pipelines.analytics.spec import EventKind
 from pipelines.camera_events import CAMERA_KINDS
+from pipelines.sensors.kinds import SENSOR_KINDS
 
-EVENT_KINDS: tuple[EventKind, ...] = (*(p.kind for p in RULE_PLUGINS), *CAMERA_KINDS)
+EVENT_KINDS: tuple[EventKind, ...] = (*(p.kind for p in RULE_PLUGINS), *CAMERA_KINDS, *SENSOR_KINDS)

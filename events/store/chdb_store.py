@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,8 @@ from typing import IO, Any
 
 from events.ports import EventPage, EventQuery, StoreError
 from events.schema import Event
-from events.store import sql
+from events.sensors import ReadingQuery, SensorReading
+from events.store import readings_sql, sql
 from events.store.sql import sql_literal
 
 logger = logging.getLogger(__name__)
@@ -134,6 +136,7 @@ class ChdbStore:
     def ensure_schema(self) -> None:
         self._run(sql.create_database_sql(self._db))
         self._run(sql.create_events_table_sql(self._db, self._features, self._retention_days))
+        self._run(readings_sql.create_readings_table_sql(self._db, self._features))
 
     def insert(self, events: Sequence[Event]) -> int:
         unique = sql.unique_by_id(events)
@@ -162,6 +165,23 @@ class ChdbStore:
     def count_by_type(self, camera_id: str | None = None) -> dict[str, int]:
         rows = self._rows(sql.count_by_type_sql(self._db, camera_id, sql_literal))
         return {str(t): int(n) for t, n in rows}
+
+    def insert_readings(self, readings: Sequence[SensorReading]) -> int:
+        """One INSERT for the batch; a reading of the same sensor and ts_ms replaces the earlier one."""
+        if not readings:
+            return 0
+        received_ts_ms = int(time.time() * 1000)
+        values = ",".join(sql_literal(readings_sql.reading_row(r, received_ts_ms)) for r in readings)
+        columns = ", ".join(readings_sql.READING_COLUMNS)
+        self._run(f"INSERT INTO {self._db}.{readings_sql.READINGS_TABLE} ({columns}) VALUES {values}")
+        return len(readings)
+
+    def query_readings(self, q: ReadingQuery) -> list[SensorReading]:
+        readings_sql.check_reading_query(q, self._max_limit)
+        return [
+            readings_sql.parse_reading(r)
+            for r in self._rows(readings_sql.readings_sql(self._db, q, sql_literal))
+        ]
 
     def close(self) -> None:
         """Closes every thread's connection (the engine stops with the last) and releases the folder."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from events.ports import EventPage, EventQuery, StoreError
 from events.schema import Event
-from events.store import sql
+from events.sensors import ReadingQuery, SensorReading
+from events.store import readings_sql, sql
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +123,7 @@ class ClickHouseStore:
     def ensure_schema(self) -> None:
         self._execute(sql.create_database_sql(self._db))
         self._execute(sql.create_events_table_sql(self._db, self._features, self._retention_days))
+        self._execute(readings_sql.create_readings_table_sql(self._db, self._features))
         if self._retention_days is not None and not self._features.ttl:
             logger.warning(
                 "ClickHouse %s has no TTL: retention_days=%d is not applied (drop old partitions by hand)",
@@ -154,6 +157,20 @@ class ClickHouseStore:
     def count_by_type(self, camera_id: str | None = None) -> dict[str, int]:
         rows = self._bound(sql.count_by_type_sql, camera_id)
         return {str(t): int(n) for t, n in rows}
+
+    def insert_readings(self, readings: Sequence[SensorReading]) -> int:
+        """One INSERT for the batch; a reading of the same sensor and ts_ms replaces the earlier one."""
+        if not readings:
+            return 0
+        received_ts_ms = int(time.time() * 1000)
+        columns = ", ".join(readings_sql.READING_COLUMNS)
+        rows = [readings_sql.reading_row(r, received_ts_ms) for r in readings]
+        self._execute(f"INSERT INTO {self._db}.{readings_sql.READINGS_TABLE} ({columns}) VALUES", rows)
+        return len(readings)
+
+    def query_readings(self, q: ReadingQuery) -> list[SensorReading]:
+        readings_sql.check_reading_query(q, self._max_limit)
+        return [readings_sql.parse_reading(r) for r in self._bound(readings_sql.readings_sql, q)]
 
     def close(self) -> None:
         with self._clients_lock:

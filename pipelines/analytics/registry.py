@@ -10,12 +10,33 @@ from typing import TYPE_CHECKING, Annotated, Union
 
 from pydantic import Field
 
-from pipelines.analytics import line_crossing, zone_intrusion
+from pipelines.analytics import (
+    camera_tamper,
+    crowd,
+    fall,
+    fire,
+    line_crossing,
+    loitering,
+    object_abandoned,
+    object_removed,
+    smoke,
+    zone_intrusion,
+    zone_occupancy,
+)
 from pipelines.analytics.spec import RuleBase, RulePlugin
 
 RULE_PLUGINS: tuple[RulePlugin, ...] = (
     zone_intrusion.PLUGIN,
     line_crossing.PLUGIN,
+    zone_occupancy.PLUGIN,
+    loitering.PLUGIN,
+    crowd.PLUGIN,
+    fall.PLUGIN,
+    fire.PLUGIN,
+    smoke.PLUGIN,
+    camera_tamper.PLUGIN,
+    object_abandoned.PLUGIN,
+    object_removed.PLUGIN,
 )
 
 PLUGINS_BY_TYPE: dict[str, RulePlugin] = {p.kind.event_type: p for p in RULE_PLUGINS}

@@ -75,7 +75,8 @@ def test_missing_model(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = _anfang(tmp_path, "demo", "--once", "--config", str(path))
-    _assert_user_error(proc, "absent.onnx")
+    _assert_user_error(proc, "model not found")
+    assert str(tmp_path / "absent.") in proc.stderr  # the FP32 file or, with precision: int8, its sibling
     assert proc.returncode == 2
 
 
