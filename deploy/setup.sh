@@ -331,6 +331,9 @@ step_media() {
   step "test media"
   [[ -s "$MEDIA" ]] || fail "$MEDIA missing (Debian package opencv-doc; step 1)"
   info "present: $MEDIA"
+  # the fire detector's real flame video: one file out of a Debian documentation package
+  run_logged fetch-media bash "$ANFANG_ROOT/deploy/fetch_media.sh"
+  info "present: $DATA_DIR/media/flame.avi"
 }
 
 main() {

@@ -16,7 +16,7 @@ from detectors.registry import DetectorConfig
 from events.schema import Severity
 from events.sensors import SensorSpec
 from pipelines.analytics.registry import RuleConfig, rule_type_names
-from pipelines.analytics.spec import LineConfig, Strict, ZoneConfig
+from pipelines.analytics.spec import LineConfig, Strict, ZoneConfig, zone_info
 from pipelines.gating import MotionGateConfig
 
 __all__ = [
@@ -46,6 +46,11 @@ class CameraConfig(Strict):
         "credentials in the URI are kept for the worker and never shown",
     )
     enabled: bool = Field(default=True, description="false: kept in the registry, not analysed")
+    time_zone: str = Field(
+        default="UTC",
+        description="IANA time zone of the camera's site (e.g. Asia/Shanghai): when a day starts for "
+        "line-crossing counts, and the default of rule schedules",
+    )
     analysis_fps: float | None = Field(
         default=None, gt=0, le=120, description="frames analysed per second; None = all"
     )
@@ -63,6 +68,12 @@ class CameraConfig(Strict):
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        zone_info(name)
+        return name
 
     @field_validator("uri")
     @classmethod

@@ -87,4 +87,4 @@ def _type_of(config: RuleBase) -> str:
 
 def engine_for_camera(camera: CameraConfig, resolution_wh: tuple[int, int]) -> RuleEngine:
     """The rules of one camera at one frame size."""
-    return RuleEngine.build(list(camera.rules), camera.zones, camera.lines, resolution_wh)
+    return RuleEngine.build(list(camera.rules), camera.zones, camera.lines, resolution_wh, camera.time_zone)

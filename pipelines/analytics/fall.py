@@ -1,8 +1,9 @@
 """Fall: a tracked person seen upright, then fallen in `confirm_frames` of the last `window_frames`.
 
-Each frame classifies a track's posture: fallen when its label is one of `fallen_labels` or its box is
-flat (height / width at most `fallen_aspect`); otherwise upright when its label is one of
-`upright_labels` or its box is tall (height / width at least `upright_aspect`); otherwise unknown.
+Each frame classifies a track's posture by its box first: flat (height / width at most `fallen_aspect`)
+is fallen, tall (at least `upright_aspect`) is upright whatever the label says (the sample model labels
+some walking people `Fall` for a few frames); in between, a label in `fallen_labels` is fallen and one
+in `upright_labels` upright; otherwise unknown.
 A track is armed once it has been upright in `confirm_frames` of its last `window_frames`: a box never
 seen upright (an object detected as fallen from its first frame) never alerts. An armed track fires
 when it has been fallen in `confirm_frames` of its last `window_frames`, within `max_transition_s` of
@@ -64,6 +65,13 @@ class FallConfig(RuleBase):
         description="M: the last frames of a track looked at (6 of 8 at 10 analysed fps: the sample "
         "model's Fall label flickers for 3-5 frames on people walking in vtest.avi)",
     )
+    max_height_ratio: float = Field(
+        default=0.75,
+        gt=0,
+        le=1,
+        description="a fallen frame counts only when the box is at most this share of its height when last "
+        "upright (a person who falls loses height; one who spreads their arms does not); 1 = off",
+    )
     max_transition_s: float = Field(
         default=10.0, ge=0, description="the fall is confirmed at most this long after upright (0 = any)"
     )
@@ -103,6 +111,7 @@ class _Track:
     armed: bool = False
     upright_ms: int | None = None
     upright_aspect: float = 0.0
+    upright_height_px: float = 0.0
 
 
 class Fall:
@@ -117,9 +126,13 @@ class Fall:
 
     def posture(self, label: str, aspect: float) -> Posture:
         rule = self._rule
-        if label in self._fallen or aspect <= rule.fallen_aspect:
+        if aspect <= rule.fallen_aspect:
             return Posture.FALLEN
-        if label in self._upright or aspect >= rule.upright_aspect:
+        if aspect >= rule.upright_aspect:  # a tall box is a standing person, whatever its label says
+            return Posture.UPRIGHT
+        if label in self._fallen:
+            return Posture.FALLEN
+        if label in self._upright:
             return Posture.UPRIGHT
         return Posture.UNKNOWN
 
@@ -134,9 +147,16 @@ class Fall:
                 track = self._tracks[track_id] = _Track(deque(maxlen=self._rule.window_frames), ts_ms)
             track.last_seen_ms = ts_ms
             posture = self.posture(label, aspect)
+            height_px = xyxy[3] - xyxy[1]
+            if (
+                posture is Posture.FALLEN
+                and height_px > self._rule.max_height_ratio * track.upright_height_px
+            ):
+                posture = Posture.UNKNOWN  # as tall as when standing: not down
             track.window.append(posture)
             if posture is Posture.UPRIGHT:
                 track.upright_ms, track.upright_aspect = ts_ms, aspect
+                track.upright_height_px = height_px
             if track.window.count(Posture.UPRIGHT) >= self._rule.confirm_frames:
                 track.armed = True
             fallen = track.window.count(Posture.FALLEN)

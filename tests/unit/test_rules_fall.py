@@ -17,6 +17,7 @@ FRAME_MS = 100
 # Shapes (width, height) in px: tall = upright by aspect (3.0), flat = fallen by aspect (0.333),
 # square = neither (1.0: only its label tells).
 TALL, FLAT, SQUARE = (10.0, 30.0), (30.0, 10.0), (20.0, 20.0)
+LOW = (16.0, 14.0)  # neither tall nor flat (0.875), and lower than a 20 px square: a label decides
 Obs = tuple[str, tuple[float, float]]  # label, shape
 # frame, track, confirmed_frames, aspect_before, aspect_after, upright_seen_ts_ms
 Expected = tuple[int, int, int, float, float, int]
@@ -74,7 +75,13 @@ CASES: list[tuple[str, dict[str, object], list[list[tuple[int, Obs, float]]], li
         [],
     ),
     (
-        "labelled fallen but tall: the label wins, still never upright",
+        "upright, then labelled fallen while still tall (a walker the model calls Fall): no fall",
+        {},
+        one(*[U] * 5, *[("person_down", TALL)] * 10),
+        [],
+    ),
+    (
+        "labelled fallen but tall: the box wins, a standing person",
         {},
         one(*[("person_down", TALL)] * 40),
         [],
@@ -100,8 +107,14 @@ CASES: list[tuple[str, dict[str, object], list[list[tuple[int, Obs, float]]], li
     (
         "the sample model's own class names work too",
         {},
-        one(*[("Normal", SQUARE)] * 4, *[("Fall", SQUARE)] * 4),
-        [(6, 1, 3, 1.0, 1.0, 300)],
+        one(*[("Normal", SQUARE)] * 4, *[("Fall", LOW)] * 4),
+        [(6, 1, 3, 1.0, 0.875, 300)],
+    ),
+    (
+        "labelled Fall but as tall as when standing (arms spread, a wide stride): not down",
+        {},
+        one(*[("Normal", SQUARE)] * 4, *[("Fall", SQUARE)] * 6),
+        [],
     ),
     (
         "fallen in 2 of 5 is not confirmed",
