@@ -7,7 +7,7 @@
    a fresh process for `--seconds`: total analysed FPS (ratio to 1 camera, target >= 0.9), fairness
    (min / max per-camera frames) and RSS (growth per extra camera, target <= 50 MB).
 
-    .venv/bin/python bench/cameras.py [--kills 10] [--cameras 1 4 8] [--seconds 30]
+    .venv/bin/python -m bench.cameras [--kills 10] [--cameras 1 4 8] [--seconds 30]
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def scaling(config_path: Path, counts: list[int], seconds: float) -> None:
         out = subprocess.run(
             [
                 sys.executable,
-                __file__,
+                "-m",
+                "bench.cameras",
                 "--child",
                 str(n),
                 "--seconds",

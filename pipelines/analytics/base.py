@@ -32,6 +32,8 @@ class FrameContext:
     detections: Detections
     resolution_wh: tuple[int, int]
     frame: Callable[[], FrameBGR] | None = None
+    #: per-frame results shared by rules with the same filters (see `watched_by`)
+    cache: dict[object, Detections] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -85,6 +87,23 @@ def eligible(detections: Detections, rule: RuleBase, *, require_track: bool = Tr
     if mask.all():  # the common case: nothing to drop, and selecting costs more than the checks
         return detections
     return cast(Detections, detections[mask])
+
+
+def watched_by(ctx: FrameContext, rule: RuleBase, *, require_track: bool = True) -> Detections:
+    """`eligible` on this frame's tracked (or, without `require_track`, all) detections, computed once
+    per frame for every rule with the same labels, confidence and size filters."""
+    key = (
+        tuple(rule.labels),
+        rule.min_confidence,
+        rule.min_box_area_px,
+        rule.min_box_height_px,
+        require_track,
+    )
+    found = ctx.cache.get(key)
+    if found is None:
+        source = ctx.tracked if require_track else ctx.detections
+        found = ctx.cache[key] = eligible(source, rule, require_track=require_track)
+    return found
 
 
 def armed(rule: RuleBase, ts_ms: int) -> bool:

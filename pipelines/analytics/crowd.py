@@ -27,8 +27,8 @@ from pipelines.analytics.base import (
     Finding,
     FrameContext,
     detection_fields,
-    eligible,
     inside,
+    watched_by,
     zone_box,
     zone_in_pixels,
 )
@@ -83,7 +83,7 @@ class Crowd:
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         ts_ms = ctx.ts_ms
-        watched = eligible(ctx.detections, self._rule, require_track=False)
+        watched = watched_by(ctx, self._rule, require_track=False)
         members = np.flatnonzero(inside(self._zone, watched))
         count = len(members)
         if count >= self._rule.min_count:

@@ -24,7 +24,7 @@ from typing import Final, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from events.schema import EventAttributes
-from pipelines.analytics.base import XYXY, Cooldown, Finding, FrameContext, eligible, tracked_rows
+from pipelines.analytics.base import XYXY, Cooldown, Finding, FrameContext, tracked_rows, watched_by
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class Fall:
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         ts_ms = ctx.ts_ms
-        watched = eligible(ctx.tracked, self._rule)
+        watched = watched_by(ctx, self._rule)
         findings: list[Finding] = []
         for track_id, label, conf, xyxy in tracked_rows(watched):
             aspect = _aspect(xyxy)

@@ -23,7 +23,7 @@ from pydantic import ConfigDict, Field
 
 from detectors.base import Detections
 from events.schema import EventAttributes
-from pipelines.analytics.base import Cooldown, Finding, FrameContext, eligible, finding_fields
+from pipelines.analytics.base import Cooldown, Finding, FrameContext, finding_fields, watched_by
 from pipelines.analytics.spec import CameraGeometry, EventKind, LineConfig, RuleBase, RulePlugin
 
 TYPE: Final = "line_crossing"
@@ -91,7 +91,7 @@ class LineCrossing:
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         ts_ms = ctx.ts_ms
-        watched = eligible(ctx.tracked, self._rule)
+        watched = watched_by(ctx, self._rule)
         if len(watched) == 0:
             return []
         crossed_in, crossed_out = self._zone.trigger(watched)

@@ -25,9 +25,9 @@ from pipelines.analytics.base import (
     FrameContext,
     bottom_centre,
     distance_px,
-    eligible,
     inside,
     tracked_rows,
+    watched_by,
     zone_in_pixels,
 )
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin, ZoneConfig
@@ -87,7 +87,7 @@ class Loitering:
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         ts_ms = ctx.ts_ms
-        watched = eligible(ctx.tracked, self._rule)
+        watched = watched_by(ctx, self._rule)
         in_zone = inside(self._zone, watched)
         rows = tracked_rows(watched)
         seen_ids = {row[0] for row in rows}

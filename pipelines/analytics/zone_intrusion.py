@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Final, Literal
 
 import numpy as np
-import supervision as sv
 from pydantic import ConfigDict, Field
 
 from events.schema import EventAttributes
-from pipelines.analytics.base import Cooldown, Finding, FrameContext, eligible, finding_fields
+from pipelines.analytics.base import (
+    Cooldown,
+    Finding,
+    FrameContext,
+    finding_fields,
+    inside,
+    watched_by,
+    zone_in_pixels,
+)
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin, ZoneConfig
 
 TYPE: Final = "zone_intrusion"
@@ -37,26 +44,26 @@ class ZoneIntrusion:
         self.rule_id = rule.id
         self._rule = rule
         self._zone_id = zone.id
-        w, h = resolution_wh
-        polygon_px = np.array([[x * (w - 1), y * (h - 1)] for x, y in zone.polygon_xy], dtype=np.int64)
-        self._zone = sv.PolygonZone(polygon=polygon_px, triggering_anchors=(sv.Position.BOTTOM_CENTER,))
+        self._zone = zone_in_pixels(zone, resolution_wh)
         self._entered_ms: dict[int, int] = {}
         self._cooldown = Cooldown(int(rule.cooldown_s * 1000))
         self._min_dwell_ms = int(rule.min_dwell_s * 1000)
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         ts_ms, detections = ctx.ts_ms, ctx.tracked
-        watched = eligible(detections, self._rule)
-        inside = self._zone.trigger(watched) if len(watched) else np.zeros(0, dtype=bool)
+        watched = watched_by(ctx, self._rule)
+        hits = inside(self._zone, watched)
         findings: list[Finding] = []
         inside_ids: set[int] = set()
-        for i in np.flatnonzero(inside):
-            track_id, label, conf, xyxy = finding_fields(watched, int(i))
+        track_ids = watched.tracker_id if watched.tracker_id is not None else np.zeros(0, dtype=int)
+        for i in np.flatnonzero(hits):
+            track_id = int(track_ids[i])
             inside_ids.add(track_id)
             entered = self._entered_ms.setdefault(track_id, ts_ms)
             dwell_ms = ts_ms - entered
             if dwell_ms < self._min_dwell_ms or not self._cooldown.ready(track_id, ts_ms):
                 continue
+            track_id, label, conf, xyxy = finding_fields(watched, int(i))
             self._cooldown.mark(track_id, ts_ms)
             findings.append(
                 Finding(

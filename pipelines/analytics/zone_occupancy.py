@@ -22,9 +22,9 @@ from pipelines.analytics.base import (
     XYXY,
     Finding,
     FrameContext,
-    eligible,
     inside,
     tracked_rows,
+    watched_by,
     zone_in_pixels,
 )
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin, ZoneConfig
@@ -79,7 +79,7 @@ class ZoneOccupancy:
         self._inside: dict[int, _Inside] = {}
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
-        watched = eligible(ctx.tracked, self._rule)
+        watched = watched_by(ctx, self._rule)
         in_zone = inside(self._zone, watched)
         seen: dict[int, tuple[bool, str, float, XYXY]] = {}
         for (track_id, label, conf, xyxy), now_inside in zip(
