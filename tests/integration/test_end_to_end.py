@@ -185,7 +185,27 @@ def test_events_on_kafka_validate_against_published_schema(
         jsonschema.validate(payload, schema)
         assert m["key"] == payload["camera_id"]
         types.add(payload["type"])
-    assert types == {"zone_intrusion", "line_crossing", "camera_online"}
+    assert types == {"zone_intrusion", "line_crossing", "loitering", "crowd", "camera_online"}
+
+
+def test_line_counts_match_the_hand_annotation(distributed: tuple[Run, list[dict[str, Any]]]) -> None:
+    """Crossings of the footpath line per direction against tests/data/vtest_line_crossings.json (a hand
+    count from slit-scan images, see its `method`): each direction within 2 of the certain crossings,
+    the ambiguous ones allowed on either side."""
+    _, messages = distributed
+    truth = json.loads((REPO / "tests/data/vtest_line_crossings.json").read_text())
+    expected = {d: sum(1 for c in truth["crossings"] if c["direction"] == d) for d in ("in", "out")}
+    slack = 2 + len(truth["ambiguous"])
+    events = [json.loads(m["payload"]) for m in messages]
+    crossings = [e for e in events if e["type"] == "line_crossing" and e["rule_id"] == "footpath-crossing"]
+    got = {d: sum(1 for e in crossings if e["attributes"]["direction"] == d) for d in ("in", "out")}
+    for direction in ("in", "out"):
+        assert expected[direction] - 2 <= got[direction] <= expected[direction] + slack, (got, expected)
+    final = (
+        max(e["attributes"]["count_in"] for e in crossings),
+        max(e["attributes"]["count_out"] for e in crossings),
+    )
+    assert final == (got["in"], got["out"])  # the day's running counts carried by the events
 
 
 def test_clickhouse_holds_every_event_once(distributed: tuple[Run, list[dict[str, Any]]]) -> None:
