@@ -21,12 +21,14 @@ from api import camera_services, sensor_services, services
 from api.camera_schemas import camera_spec_components
 from api.config import ApiConfig
 from api.deps import ApiContext, BodyTooLargeError
+from api.metrics import RequestMetricsMiddleware, build_metrics
 from api.readiness import ReadinessCheck, ReadinessProbe
 from api.redaction import is_secret_key, redact_text
 from api.routes import alerts, console, events
 from api.routes import cameras as camera_routes
 from api.routes import event_types as event_types_routes
 from api.routes import health as health_routes
+from api.routes import metrics as metrics_routes
 from api.routes import sensors as sensor_routes
 from api.schemas import EventTypeOut
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView, RegistryError
@@ -101,6 +103,8 @@ def create_app(
         event_types=tuple(event_types),
         sensors=sensors,
     )
+    app.state.metrics = metrics = build_metrics(store, cameras, health)
+    app.add_middleware(RequestMetricsMiddleware, histogram=metrics.request_duration)
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _service_error)
     app.add_exception_handler(StoreError, _store_error)
@@ -109,6 +113,7 @@ def create_app(
     for sensor_error, handler in sensor_routes.ERROR_HANDLERS.items():
         app.add_exception_handler(sensor_error, handler)
     app.include_router(health_routes.router)
+    app.include_router(metrics_routes.router)
     app.include_router(camera_routes.router)
     app.include_router(sensor_routes.router)
     app.include_router(events.router)

@@ -41,9 +41,18 @@ def test_sample_demo_config_validates() -> None:
     config = load_config(REPO / "deploy/config/demo.yaml")
     camera = config.cameras[0]
     assert config.detector.type == "onnx"
-    assert [type(r).__name__ for r in camera.rules] == [
+    assert [type(r).__name__ for r in camera.rules[:2]] == [
         ZoneIntrusionConfig.__name__,
         LineCrossingConfig.__name__,
+    ]
+    assert [getattr(r, "type", None) for r in camera.rules[2:]] == [
+        "loitering",
+        "crowd",
+        "fall",
+        "fire",
+        "smoke",
+        "camera_tamper",
+        "object_abandoned",
     ]
 
 
