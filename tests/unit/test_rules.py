@@ -90,6 +90,21 @@ def test_zone_intrusion(
 
 
 @pytest.mark.parametrize(
+    ("extra", "xs", "expected_frames"),
+    [
+        ({}, [120] * 30, [3]),  # no cooldown at all: still one event per stay
+        ({"realert_s": 1.0}, [120] * 30, [3, 13, 23]),  # every realert_s while it stays
+        ({}, [120] * 6 + [40] + [120] * 6, [3, 10]),  # left and came back: a new stay, a new event
+    ],
+)
+def test_zone_intrusion_fires_once_per_stay(
+    extra: dict[str, object], xs: list[float], expected_frames: list[int]
+) -> None:
+    rule = {**ZONE, "cooldown_s": 0, **extra}
+    assert [i for i, _ in run(camera([rule]), walk(1, xs))] == expected_frames
+
+
+@pytest.mark.parametrize(
     ("xs", "directions", "expected"),
     [
         ([40, 80, 120, 160], ["in", "out"], ["in"]),  # left to right on a top-to-bottom line = in
