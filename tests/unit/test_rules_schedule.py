@@ -180,9 +180,9 @@ def test_dwell_before_the_window_does_not_count_for_loitering() -> None:
 
 
 def test_nothing_fires_after_the_window_closes() -> None:
-    rule = {**INTRUSION, "cooldown_s": 30, "schedule": NIGHTS}
+    rule = {**INTRUSION, "cooldown_s": 30, "realert_s": 30, "schedule": NIGHTS}
     fired = fire_times(engine(rule), ms("2024-03-05T05:58:00"), 240, [(1, 150)])
-    # fires at 05:58:01, again after each 30 s cooldown, never at or after 06:00
+    # fires at 05:58:01, again every 30 s while it stays, never at or after 06:00
     assert [ts for _, ts in fired] == [ms("2024-03-05T05:58:01") + 30_000 * k for k in range(4)]
 
 
@@ -240,7 +240,14 @@ def run_intrusion(rule: dict[str, object], xs: list[float]) -> list[int]:
     ]
 
 
-STAY = {"id": "z", "type": "zone_intrusion", "zone": "right", "min_dwell_s": 0.3, "cooldown_s": 1}
+STAY = {
+    "id": "z",
+    "type": "zone_intrusion",
+    "zone": "right",
+    "min_dwell_s": 0.3,
+    "cooldown_s": 1,
+    "realert_s": 1,  # repeat while it stays, so stationary_px has something to suppress
+}
 
 
 @pytest.mark.parametrize(
