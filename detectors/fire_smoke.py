@@ -32,6 +32,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detectors.base import FrameBGR
+from detectors.downscale import shrink
 
 logger = logging.getLogger(__name__)
 
@@ -210,15 +211,6 @@ def _edge_energy(grey: U8) -> F32:
     return np.asarray(cv2.blur(magnitude, (7, 7)), np.float32)
 
 
-def _shrink(frame_bgr: FrameBGR, size_wh: tuple[int, int]) -> U8:
-    """Area-average downscale, fast: bilinear to twice the size, then an exact 2:1 area average (one
-    INTER_AREA resize at a fractional ratio, 768 -> 320, costs ~5x more for the same smoothness)."""
-    width, height = size_wh
-    if frame_bgr.shape[1] > 2 * width and frame_bgr.shape[0] > 2 * height:
-        frame_bgr = np.asarray(cv2.resize(frame_bgr, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR))
-    return np.asarray(cv2.resize(frame_bgr, size_wh, interpolation=cv2.INTER_AREA), np.uint8)
-
-
 def _channel_max_min(image: U8) -> tuple[U8, U8]:
     """Per pixel, the largest and the smallest of B, G, R (OpenCV: ~8x faster than numpy's max(axis=2))."""
     b, g, r = cv2.split(image)
@@ -258,7 +250,7 @@ class FireSmokeDetector:
                 logger.info("frame size changed %s -> %s: fire/smoke state reset", self._frame_hw, frame_hw)
             self.reset()
             self._start(frame_hw)
-        small = _shrink(frame_bgr, self._small_wh)
+        small = shrink(frame_bgr, self._small_wh)
         fire = self._fire(small, ts_ms) if self._config.fire.enabled else ()
         smoke, learning = self._smoke(small, ts_ms) if self._config.smoke.enabled else ((), False)
         return FireSmokeResult(fire, smoke, learning)

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from detectors.base import FrameBGR
+from detectors.downscale import shrink
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class MotionDetector:
         if not self._config.enabled:
             return self._whole_frame()
         assert self._grey is not None and self._valid is not None
-        small = self._shrink(frame_bgr)
+        small = shrink(frame_bgr, self._small_wh)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3), 0)
         current = self._grey
         current[...] = grey
@@ -154,19 +155,6 @@ class MotionDetector:
         if fraction <= self._config.min_area_fraction:
             return MotionResult(False, fraction)
         return MotionResult(True, fraction, self._boxes(moving_u8))
-
-    def _shrink(self, frame_bgr: FrameBGR) -> FrameBGR:
-        """Area-average downscale, fast: bilinear to twice the size, then an exact 2:1 area average.
-
-        One INTER_AREA resize at a fractional ratio (768 -> 160) costs 1.4 ms; this 0.2 ms, as smooth.
-        """
-        small_w, small_h = self._small_wh
-        height, width = frame_bgr.shape[:2]
-        if width > 2 * small_w and height > 2 * small_h:
-            frame_bgr = np.asarray(
-                cv2.resize(frame_bgr, (2 * small_w, 2 * small_h), interpolation=cv2.INTER_LINEAR), np.uint8
-            )
-        return np.asarray(cv2.resize(frame_bgr, (small_w, small_h), interpolation=cv2.INTER_AREA), np.uint8)
 
     def _boxes(self, moving_u8: npt.NDArray[np.uint8]) -> FloatArray:
         assert self._frame_hw is not None

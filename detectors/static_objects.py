@@ -33,6 +33,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detectors.base import FrameBGR
+from detectors.downscale import shrink
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class StaticObjectDetector:
                 )
             self.reset()
             self._start(frame_hw)
-        small = _shrink(frame_bgr, self._small_wh)
+        small = shrink(frame_bgr, self._small_wh)
         if self._long is None or self._short is None or self._fg_since_ms is None:
             return self._learning(small, ts_ms)
         cfg = self._config
@@ -284,15 +285,6 @@ class StaticObjectDetector:
                     )
                 )
         return tuple(out)
-
-
-def _shrink(frame_bgr: FrameBGR, size_wh: tuple[int, int]) -> U8:
-    """Area-average downscale, fast: bilinear to twice the size, then an exact 2:1 area average (one
-    INTER_AREA resize at a fractional ratio, 768 -> 320, costs ~5x more for the same smoothness)."""
-    width, height = size_wh
-    if frame_bgr.shape[1] > 2 * width and frame_bgr.shape[0] > 2 * height:
-        frame_bgr = np.asarray(cv2.resize(frame_bgr, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR))
-    return np.asarray(cv2.resize(frame_bgr, size_wh, interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def _alpha(dt_ms: int, time_constant_s: float) -> float:

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import FrameBGR
+from detectors.downscale import shrink
 
 logger = logging.getLogger(__name__)
 
@@ -164,11 +165,7 @@ class TamperDetector:
         self._to_frame_px = width / self._edge_wh[0]
 
     def _grey(self, frame_bgr: FrameBGR) -> U8:
-        grey = np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8)
-        width, height = self._small_wh
-        if grey.shape[1] > 2 * width and grey.shape[0] > 2 * height:  # fast area average, as exact
-            grey = np.asarray(cv2.resize(grey, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR))
-        return np.asarray(cv2.resize(grey, self._small_wh, interpolation=cv2.INTER_AREA), np.uint8)
+        return shrink(np.asarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY), np.uint8), self._small_wh)
 
     def _views(self, grey: U8) -> tuple[F32, F32]:
         """(smoothed gradient magnitude at half size, coarse grey layout at 1/8 size)."""

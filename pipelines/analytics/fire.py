@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field
 from detectors.fire_smoke import FireSettings, FireSmokeConfig, FireSmokeDetector, SmokeSettings
 from events.schema import EventAttributes, Severity
 from pipelines.analytics.base import Finding, FrameContext
-from pipelines.analytics.hazard_episodes import Episode
+from pipelines.analytics.hazard_episodes import Episode, summarise
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
 
 TYPE: Final = "fire"
@@ -54,13 +54,8 @@ class Fire:
         regions = self._detector.update(ctx.frame(), ctx.ts_ms).fire
         if not regions or not self._episode.start(ctx.ts_ms):
             return []
-        biggest = max(regions, key=lambda r: r.area_fraction)
-        attributes = FireAttributes(
-            area_fraction=round(sum(r.area_fraction for r in regions), 4),
-            score=round(biggest.score, 3),
-            regions=len(regions),
-            first_seen_ts_ms=min(r.first_seen_ts_ms for r in regions),
-        )
+        biggest, fields = summarise(regions)
+        attributes = FireAttributes.model_validate(fields)
         return [Finding(self.rule_id, TYPE, "fire", biggest.score, biggest.xyxy, attributes)]
 
 

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 from detectors.fire_smoke import FireSettings, FireSmokeConfig, FireSmokeDetector, SmokeSettings
 from events.schema import EventAttributes, Severity
 from pipelines.analytics.base import Finding, FrameContext
-from pipelines.analytics.hazard_episodes import Episode
+from pipelines.analytics.hazard_episodes import Episode, summarise
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
 
 TYPE: Final = "smoke"
@@ -51,13 +51,8 @@ class Smoke:
         regions = self._detector.update(ctx.frame(), ctx.ts_ms).smoke
         if not regions or not self._episode.start(ctx.ts_ms):
             return []
-        biggest = max(regions, key=lambda r: r.area_fraction)
-        attributes = SmokeAttributes(
-            area_fraction=round(sum(r.area_fraction for r in regions), 4),
-            score=round(biggest.score, 3),
-            regions=len(regions),
-            first_seen_ts_ms=min(r.first_seen_ts_ms for r in regions),
-        )
+        biggest, fields = summarise(regions)
+        attributes = SmokeAttributes.model_validate(fields)
         return [Finding(self.rule_id, TYPE, "smoke", biggest.score, biggest.xyxy, attributes)]
 
 
