@@ -20,8 +20,9 @@ from fastapi.responses import JSONResponse
 from api import camera_services, sensor_services, services
 from api.camera_schemas import camera_spec_components
 from api.config import ApiConfig
-from api.deps import ApiContext, BodyTooLargeError
+from api.deps import ApiContext, AuthUnavailableError, BodyTooLargeError, ForbiddenError
 from api.metrics import RequestMetricsMiddleware, build_metrics
+from api.principal import AuthenticationError, Authenticator
 from api.readiness import ReadinessCheck, ReadinessProbe
 from api.redaction import is_secret_key, redact_text
 from api.routes import alerts, console, events
@@ -31,6 +32,7 @@ from api.routes import health as health_routes
 from api.routes import metrics as metrics_routes
 from api.routes import sensors as sensor_routes
 from api.schemas import EventTypeOut
+from events.audit import AuditSink
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView, RegistryError
 from events.ports import EventStore, StoreError
 
@@ -44,6 +46,8 @@ _STATUS_BY_ERROR: dict[type[Exception], int] = {
     services.SnapshotUnreadableError: 500,
     camera_services.CameraExistsError: 409,
     BodyTooLargeError: 413,
+    ForbiddenError: 403,
+    AuthUnavailableError: 503,
     camera_services.CamerasDisabledError: 503,
     camera_services.HealthUnavailableError: 503,
     sensor_services.SensorExistsError: 409,
@@ -67,6 +71,8 @@ def create_app(
     readiness_checks: Mapping[str, Callable[[], str | None]] | None = None,
     event_types: Sequence[EventTypeOut] = (),
     sensors: sensor_services.SensorService | None = None,
+    authenticator: Authenticator | None = None,
+    audit: AuditSink | None = None,
 ) -> FastAPI:
     """An API over `store`, serving snapshots from under `data_dir`. The caller owns every object it passes.
 
@@ -80,6 +86,9 @@ def create_app(
       built-in "store" check (a check named "store" replaces it).
     - `sensors`: the sensor registry, readings sink and history behind `/v1/sensors`; without it
       those routes answer 503.
+    - `authenticator`: turns a bearer credential into a `Principal`; without it every route but the
+      public ones (health, readiness, the console page, the OpenAPI document) answers 503.
+    - `audit`: where audit records go (sign-ins, changes, alert actions, exports, snapshot views).
     """
     config = config or ApiConfig()
     app = FastAPI(
@@ -102,11 +111,14 @@ def create_app(
         camera_schema=camera_schema,
         event_types=tuple(event_types),
         sensors=sensors,
+        authenticator=authenticator,
+        audit=audit,
     )
     app.state.metrics = metrics = build_metrics(store, cameras, health)
     app.add_middleware(RequestMetricsMiddleware, histogram=metrics.request_duration)
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _service_error)
+    app.add_exception_handler(AuthenticationError, _unauthenticated)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(CameraSpecError, _camera_spec_error)
@@ -145,6 +157,11 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         logger.error("%s %s: %s", request.method, request.url.path, exc)
     return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+async def _unauthenticated(request: Request, exc: Exception) -> JSONResponse:
+    """401 with the cause (missing, expired, forged, revoked), never the credential itself."""
+    return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,15 +14,25 @@ from fastapi.exceptions import RequestValidationError
 from api import camera_services
 from api.camera_services import CamerasDisabledError, CameraValidator
 from api.config import ApiConfig
+from api.principal import AuthenticationError, Authenticator, Permission, Principal
 from api.readiness import ReadinessProbe
 from api.schemas import EventListParams, EventTypeOut
 from api.sensor_services import SensorsDisabledError, SensorService
+from events.audit import AuditOutcome, AuditRecord, AuditSink
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView
 from events.ports import EventStore
 
 
 class BodyTooLargeError(ValueError):
     """A request body over the configured limit (-> 413)."""
+
+
+class ForbiddenError(PermissionError):
+    """Signed in, but the role lacks the permission (-> 403)."""
+
+
+class AuthUnavailableError(RuntimeError):
+    """This process has no authenticator (-> 503): nothing but public routes can be served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +49,8 @@ class ApiContext:
     camera_schema: dict[str, Any] | None = None
     event_types: tuple[EventTypeOut, ...] = ()
     sensors: SensorService | None = None
+    authenticator: Authenticator | None = None
+    audit: AuditSink | None = None
 
 
 def get_context(request: Request) -> ApiContext:
@@ -173,3 +186,109 @@ def get_sensors(ctx: ContextDep) -> SensorService:
 
 
 SensorsDep = Annotated[SensorService, Depends(get_sensors)]
+
+
+# --- who is calling -------------------------------------------------------------------------------
+
+BEARER_PREFIX = "bearer "
+
+
+def bearer_credential(authorization: str | None) -> str:
+    """The credential of an `Authorization: Bearer <credential>` header (AuthenticationError otherwise)."""
+    if not authorization:
+        raise AuthenticationError("not signed in: send Authorization: Bearer <access token or API key>")
+    if not authorization.lower().startswith(BEARER_PREFIX) or not authorization[len(BEARER_PREFIX) :].strip():
+        raise AuthenticationError("the Authorization header must be: Bearer <access token or API key>")
+    return authorization[len(BEARER_PREFIX) :].strip()
+
+
+def authenticate(ctx: ApiContext, credential: str) -> Principal:
+    if ctx.authenticator is None:
+        raise AuthUnavailableError("sign-in is not configured in this process")
+    return ctx.authenticator.authenticate(credential)
+
+
+def get_principal(request: Request, ctx: ContextDep) -> Principal:
+    """The caller, from its bearer access token or API key (401 when absent, expired, forged, revoked)."""
+    principal = authenticate(ctx, bearer_credential(request.headers.get("authorization")))
+    request.state.principal = principal  # for the access log and the audit of denials
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAudit:
+    """Appends audit records for one request (its source address filled in)."""
+
+    sink: AuditSink | None
+    source: str
+
+    def record(
+        self,
+        action: str,
+        target: str = "",
+        *,
+        actor: Principal | str,
+        outcome: AuditOutcome = "ok",
+        purpose: str = "",
+        detail: str = "",
+    ) -> None:
+        if self.sink is None:
+            return
+        name, role = (actor.actor, actor.role.value) if isinstance(actor, Principal) else (actor, "")
+        self.sink.append(
+            AuditRecord(
+                ts_ms=int(time.time() * 1000),
+                actor=name,
+                role=role,
+                action=action,
+                target=target,
+                source=self.source,
+                outcome=outcome,
+                purpose=purpose,
+                detail=detail,
+            )
+        )
+
+
+def get_audit(request: Request, ctx: ContextDep) -> RequestAudit:
+    return RequestAudit(sink=ctx.audit, source=client_address(request))
+
+
+AuditDep = Annotated[RequestAudit, Depends(get_audit)]
+
+
+class PermissionCheck:
+    """A dependency that lets the request through when the caller has every permission listed.
+
+    Its `permissions` are what the RBAC matrix test reads from each route.
+    """
+
+    def __init__(self, *permissions: Permission) -> None:
+        if not permissions:
+            raise ValueError("require() needs at least one permission")
+        self.permissions = frozenset(permissions)
+
+    def __call__(self, principal: CurrentUser, audit: AuditDep, request: Request) -> Principal:
+        missing = sorted(p.value for p in self.permissions if not principal.can(p))
+        if missing:
+            audit.record(
+                "access.denied",
+                f"{request.method} {request.url.path}",
+                actor=principal,
+                outcome="denied",
+                detail=f"role {principal.role.value} lacks {', '.join(missing)}",
+            )
+            raise ForbiddenError(f"role {principal.role.value} may not do this (needs {', '.join(missing)})")
+        return principal
+
+
+def require(*permissions: Permission) -> Any:
+    """`Annotated[Principal, require(Permission.X)]`: the caller, checked for the permission(s)."""
+    return Depends(PermissionCheck(*permissions))

@@ -25,6 +25,7 @@ from events.ports import EventPage, EventQuery, StoreError
 from events.schema import Event
 from events.sensors import ReadingQuery, SensorReading
 from events.store import readings_sql, sql
+from events.store.runner import SqlBuilder
 from events.store.sql import sql_literal
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,25 @@ class ChdbStore:
     @property
     def features(self) -> sql.ServerFeatures:
         return self._features
+
+    @property
+    def database(self) -> str:
+        return self._db
+
+    def select(self, build: SqlBuilder) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._rows(build(sql_literal))]
+
+    def command(self, build: SqlBuilder) -> None:
+        self._run(build(sql_literal))
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[sql.SqlValue]]) -> None:
+        if not rows:
+            return
+        names = ", ".join(sql.check_identifier(c, "column name") for c in columns)
+        values = ",".join(sql_literal(tuple(row)) for row in rows)
+        self._run(
+            f"INSERT INTO {self._db}.{sql.check_identifier(table, 'table name')} ({names}) VALUES {values}"
+        )
 
     def _conn(self) -> Any:
         if self._closed:

@@ -20,6 +20,7 @@ from events.ports import EventPage, EventQuery, StoreError
 from events.schema import Event
 from events.sensors import ReadingQuery, SensorReading
 from events.store import readings_sql, sql
+from events.store.runner import SqlBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,27 @@ class ClickHouseStore:
     @property
     def features(self) -> sql.ServerFeatures:
         return self._features
+
+    @property
+    def database(self) -> str:
+        return self._db
+
+    def select(self, build: SqlBuilder) -> list[tuple[Any, ...]]:
+        binder = sql.DriverParams()
+        query = build(binder)
+        return self._execute(query, binder.params)
+
+    def command(self, build: SqlBuilder) -> None:
+        binder = sql.DriverParams()
+        query = build(binder)
+        self._execute(query, binder.params or None)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[sql.SqlValue]]) -> None:
+        if not rows:
+            return
+        names = ", ".join(sql.check_identifier(c, "column name") for c in columns)
+        target = f"{self._db}.{sql.check_identifier(table, 'table name')}"
+        self._execute(f"INSERT INTO {target} ({names}) VALUES", [tuple(row) for row in rows])
 
     @property
     def address(self) -> str:

@@ -14,6 +14,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from api.principal import AuthenticationError, Principal
+from events.audit import AuditRecord
+from events.auth import CameraScope, Role
 from events.cameras import (
     CameraHealth,
     CameraRecord,
@@ -244,3 +247,39 @@ def camera_spec(camera_id: str = "gate", **fields: Any) -> CameraSpec:
         "rules": [{"id": "road-intrusion", "zone": "road"}],
     }
     return spec | fields
+
+
+# --- sign-in -------------------------------------------------------------------------------------
+
+
+class FakeAuthenticator:
+    """`api.principal.Authenticator` over fixed credentials: `<role>` or `<role>@<site or camera,...>`.
+
+    E.g. "admin" is an unrestricted admin, "operator@cam-a" an operator limited to camera cam-a,
+    "operator@site:north" one limited to site north. Anything else is refused like a forged token.
+    """
+
+    def authenticate(self, credential: str) -> Principal:
+        role_name, _, scope_text = credential.partition("@")
+        try:
+            role = Role(role_name)
+        except ValueError:
+            raise AuthenticationError("invalid token") from None
+        sites = tuple(p.removeprefix("site:") for p in scope_text.split(",") if p.startswith("site:"))
+        cameras = tuple(p for p in scope_text.split(",") if p and not p.startswith("site:"))
+        return Principal(name=f"test-{role_name}", role=role, scope=CameraScope(sites=sites, cameras=cameras))
+
+
+def bearer(credential: str = "admin") -> dict[str, str]:
+    """Headers of a request signed in with a `FakeAuthenticator` credential."""
+    return {"Authorization": f"Bearer {credential}"}
+
+
+class ListAuditSink:
+    """`events.audit.AuditSink` keeping records in a list."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    def append(self, record: AuditRecord) -> None:
+        self.records.append(record)
