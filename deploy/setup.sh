@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything anfang needs on a Debian 12 (bookworm) machine, offline afterwards:
-#   1. apt packages (GStreamer, build deps of pygobject, ClickHouse, kcat, Java, Maven, test media, fonts)
+#   1. apt packages (GStreamer, build deps of pygobject, ClickHouse, kcat, Java, Maven, test media, fonts,
+#      Chromium for the console's browser tests)
 #   2. Python 3.11 virtual environment .venv in the repo root
 #   3. pinned Python dependencies (requirements.lock) + the project itself (editable)
 #   4. Apache Kafka broker jars from Maven Central into ${ANFANG_DATA_DIR:-data}/kafka/libs
@@ -41,7 +42,7 @@ readonly APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   gir1.2-gst-rtsp-server-1.0 libgirepository1.0-dev libcairo2-dev pkg-config opencv-doc
-  clickhouse-server clickhouse-client kcat fonts-wqy-zenhei unzip openjdk-17-jre-headless maven
+  clickhouse-server clickhouse-client kcat fonts-wqy-zenhei unzip openjdk-17-jre-headless maven chromium
 )
 
 STEP=0
