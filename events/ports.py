@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from events.auth import CameraScope
 from events.schema import Event
 
 EVENTS_TOPIC = "anfang.events"
@@ -67,6 +68,15 @@ class EventConsumer(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class EventCursor:
+    """Where a page ended: the next page holds events strictly older than (ts_ms, event_id) in the
+    page order (newest first, ties by event_id descending). Stable while new events arrive."""
+
+    ts_ms: int
+    event_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     camera_id: str | None = None
     types: Sequence[str] = ()
@@ -75,6 +85,15 @@ class EventQuery:
     alerts_only: bool = False
     limit: int = 100
     offset: int = 0
+    cameras: Sequence[str] = ()  # any of these cameras (ANDed with camera_id when both are given)
+    scope: CameraScope | None = None  # only events of cameras in this scope (None: no restriction)
+    rule_ids: Sequence[str] = ()
+    labels: Sequence[str] = ()
+    text: str | None = None  # case-insensitive substring of the attributes' JSON
+    statuses: Sequence[str] = ()  # latest alert lifecycle status ("new" = never acted on)
+    assignee: str | None = None  # latest alert state assigned to this user
+    after: EventCursor | None = None  # keyset paging (offset must then be 0)
+    with_total: bool = True  # False: skip the count (EventPage.total is then -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,7 @@ class EventPage:
     events: list[Event]
     total: int
     extra: dict[str, int] = field(default_factory=dict)
+    next_cursor: EventCursor | None = None  # None on the last page
 
 
 class EventStore(Protocol):
