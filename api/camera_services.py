@@ -18,6 +18,7 @@ from typing import Any
 
 from api.redaction import redact_text, restore_redacted, safe_spec
 from api.services import NotFoundError
+from events.auth import UNRESTRICTED, CameraScope
 from events.cameras import (
     CameraHealth,
     CameraRecord,
@@ -41,6 +42,10 @@ class CameraNotFoundError(NotFoundError):
 
 class CameraExistsError(RuntimeError):
     """POST of a camera id that is already registered (-> 409)."""
+
+
+class CameraScopeError(PermissionError):
+    """A scoped principal creating or moving a camera outside its scope (-> 403)."""
 
 
 class CamerasDisabledError(RuntimeError):
@@ -74,24 +79,38 @@ def _latest_health(health: HealthView | None) -> dict[str, CameraHealth]:
         raise HealthUnavailableError(f"camera health unavailable: {cause}") from exc
 
 
+def in_scope(scope: CameraScope, spec: CameraSpec) -> bool:
+    """Whether a camera (its spec: `id`, `site_id`) is one the scope lets its holder see."""
+    site = spec.get("site_id")
+    return scope.allows(str(spec.get("id", "")), site if isinstance(site, str) else None)
+
+
 def list_cameras(
-    registry: CameraRegistry, health: HealthView | None, *, statuses: Collection[CameraStatus] = ()
+    registry: CameraRegistry,
+    health: HealthView | None,
+    *,
+    statuses: Collection[CameraStatus] = (),
+    scope: CameraScope = UNRESTRICTED,
 ) -> list[CameraView]:
-    """Every registered camera (sorted by id) with its health; only those in `statuses` when given."""
+    """Every camera in `scope` (sorted by id) with its health; only those in `statuses` when given."""
     latest = _latest_health(health)
-    views = [CameraView(record=r, health=latest.get(r.camera_id)) for r in registry.list()]
+    records = [r for r in registry.list() if in_scope(scope, r.spec)]
+    views = [CameraView(record=r, health=latest.get(r.camera_id)) for r in records]
     return [v for v in views if not statuses or v.status in statuses]
 
 
-def _get_record(registry: CameraRegistry, camera_id: str) -> CameraRecord:
+def _get_record(registry: CameraRegistry, camera_id: str, scope: CameraScope = UNRESTRICTED) -> CameraRecord:
+    """The camera, or `CameraNotFoundError` — also when it is out of scope (its existence must not leak)."""
     record = registry.get(camera_id)
-    if record is None:
+    if record is None or not in_scope(scope, record.spec):
         raise CameraNotFoundError(f"camera {camera_id!r} not found")
     return record
 
 
-def get_camera(registry: CameraRegistry, health: HealthView | None, camera_id: str) -> CameraView:
-    record = _get_record(registry, camera_id)
+def get_camera(
+    registry: CameraRegistry, health: HealthView | None, camera_id: str, scope: CameraScope = UNRESTRICTED
+) -> CameraView:
+    record = _get_record(registry, camera_id, scope)
     return CameraView(record=record, health=_latest_health(health).get(camera_id))
 
 
@@ -120,9 +139,21 @@ def _validated(validate: CameraValidator, body: CameraSpec) -> tuple[str, Camera
     return camera_id, spec
 
 
-def add_camera(registry: CameraRegistry, validate: CameraValidator, body: CameraSpec) -> CameraView:
+def _check_target_scope(scope: CameraScope, spec: CameraSpec) -> None:
+    """A scoped principal may only create or move a camera within its own scope."""
+    if not in_scope(scope, spec):
+        raise CameraScopeError(
+            f"camera {spec.get('id')!r} of site {spec.get('site_id')!r} "
+            f"is outside your scope ({scope.describe()})"
+        )
+
+
+def add_camera(
+    registry: CameraRegistry, validate: CameraValidator, body: CameraSpec, scope: CameraScope = UNRESTRICTED
+) -> CameraView:
     """Registers a new camera (its worker starts it); `CameraExistsError` when the id is taken."""
     camera_id, spec = _validated(validate, body)
+    _check_target_scope(scope, spec)
     if registry.get(camera_id) is not None:
         raise CameraExistsError(
             f"camera {camera_id!r} already exists (PUT /v1/cameras/{camera_id} replaces it)"
@@ -138,6 +169,7 @@ def replace_camera(
     validate: CameraValidator,
     camera_id: str,
     body: CameraSpec,
+    scope: CameraScope = UNRESTRICTED,
 ) -> CameraView:
     """Replaces an existing camera's spec (its worker restarts it with the new one).
 
@@ -147,11 +179,12 @@ def replace_camera(
     body_id = body.get("id", camera_id)
     if body_id != camera_id:
         raise _id_error(f"the body's id {body_id!r} differs from the path's {camera_id!r}", body_id)
-    stored = _get_record(registry, camera_id)
+    stored = _get_record(registry, camera_id, scope)
     body = restore_redacted({**body, "id": camera_id}, stored.spec, safe_spec(stored.spec))
     new_id, spec = _validated(validate, body)
     if new_id != camera_id:
         raise _id_error(f"the camera's id became {new_id!r}, the path names {camera_id!r}", new_id)
+    _check_target_scope(scope, spec)
     record = registry.put(spec)
     logger.info("camera %s replaced (version %d, uri %s)", camera_id, record.version, _shown_uri(spec))
     try:
@@ -161,8 +194,9 @@ def replace_camera(
     return CameraView(record=record, health=current)
 
 
-def remove_camera(registry: CameraRegistry, camera_id: str) -> None:
-    """Unregisters a camera (its worker stops it); `CameraNotFoundError` when there is none."""
+def remove_camera(registry: CameraRegistry, camera_id: str, scope: CameraScope = UNRESTRICTED) -> None:
+    """Unregisters a camera (its worker stops it); `CameraNotFoundError` when there is none (in scope)."""
+    _get_record(registry, camera_id, scope)
     if not registry.delete(camera_id):
         raise CameraNotFoundError(f"camera {camera_id!r} not found")
     logger.info("camera %s removed", camera_id)

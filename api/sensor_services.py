@@ -49,6 +49,10 @@ class SensorExistsError(RuntimeError):
     """POST of a sensor id that is already registered (-> 409)."""
 
 
+class SensorScopeError(PermissionError):
+    """A scoped principal registering or moving a sensor outside its scope (-> 403)."""
+
+
 class SensorsDisabledError(RuntimeError):
     """This process serves no sensors, or cannot take readings (-> 503)."""
 

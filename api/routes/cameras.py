@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 from api import camera_services
 from api.camera_schemas import CAMERA_BODY_OPENAPI, CameraListOut, CameraListParams, CameraOut
-from api.deps import CameraBodyDep, CamerasDep, CameraValidatorDep, HealthDep
+from api.deps import AuditDep, CameraBodyDep, CamerasDep, CameraValidatorDep, HealthDep, require
+from api.principal import Permission, Principal
 from api.schemas import ErrorOut
 
 router = APIRouter(prefix="/v1/cameras", tags=["cameras"])
@@ -24,19 +25,24 @@ _INVALID = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
 }
 _TOO_LARGE = {"model": ErrorOut, "description": "the body is over the configured size limit"}
+_OUT_OF_SCOPE = {"model": ErrorOut, "description": "the camera's site is outside the caller's scope"}
+
+Reader = Annotated[Principal, require(Permission.CAMERAS_READ)]
+Writer = Annotated[Principal, require(Permission.CAMERAS_WRITE)]
 
 
 @router.get("", response_model=CameraListOut, responses={503: _UNAVAILABLE})
 def list_cameras(
-    params: Annotated[CameraListParams, Query()], cameras: CamerasDep, health: HealthDep
+    params: Annotated[CameraListParams, Query()], cameras: CamerasDep, health: HealthDep, user: Reader
 ) -> CameraListOut:
-    """Every registered camera with its worker's latest state (`starting` until reported), sorted by id."""
-    return CameraListOut.from_views(camera_services.list_cameras(cameras, health, statuses=params.status))
+    """Every camera in the caller's scope with its worker's latest state (`starting` until reported)."""
+    views = camera_services.list_cameras(cameras, health, statuses=params.status, scope=user.scope)
+    return CameraListOut.from_views(views)
 
 
 @router.get("/{camera_id}", response_model=CameraOut, responses={404: _NOT_FOUND, 503: _UNAVAILABLE})
-def get_camera(camera_id: str, cameras: CamerasDep, health: HealthDep) -> CameraOut:
-    return CameraOut.from_view(camera_services.get_camera(cameras, health, camera_id))
+def get_camera(camera_id: str, cameras: CamerasDep, health: HealthDep, user: Reader) -> CameraOut:
+    return CameraOut.from_view(camera_services.get_camera(cameras, health, camera_id, user.scope))
 
 
 @router.post(
@@ -45,6 +51,7 @@ def get_camera(camera_id: str, cameras: CamerasDep, health: HealthDep) -> Camera
     status_code=201,
     openapi_extra=CAMERA_BODY_OPENAPI,
     responses={
+        403: _OUT_OF_SCOPE,
         409: {"model": ErrorOut, "description": "a camera with this id exists"},
         413: _TOO_LARGE,
         422: _INVALID,
@@ -52,10 +59,16 @@ def get_camera(camera_id: str, cameras: CamerasDep, health: HealthDep) -> Camera
     },
 )
 def add_camera(
-    cameras: CamerasDep, validate: CameraValidatorDep, body: CameraBodyDep, response: Response
+    cameras: CamerasDep,
+    validate: CameraValidatorDep,
+    body: CameraBodyDep,
+    response: Response,
+    user: Writer,
+    audit: AuditDep,
 ) -> CameraOut:
     """Adds a camera; its worker starts it. The response's `status` is `starting`."""
-    view = camera_services.add_camera(cameras, validate, body)
+    view = camera_services.add_camera(cameras, validate, body, user.scope)
+    audit.record("camera.create", f"camera:{view.record.camera_id}", actor=user)
     response.headers["Location"] = f"{router.prefix}/{quote(view.record.camera_id, safe='')}"
     return CameraOut.from_view(view)
 
@@ -64,7 +77,7 @@ def add_camera(
     "/{camera_id}",
     response_model=CameraOut,
     openapi_extra=CAMERA_BODY_OPENAPI,
-    responses={404: _NOT_FOUND, 413: _TOO_LARGE, 422: _INVALID, 503: _UNAVAILABLE},
+    responses={403: _OUT_OF_SCOPE, 404: _NOT_FOUND, 413: _TOO_LARGE, 422: _INVALID, 503: _UNAVAILABLE},
 )
 def replace_camera(
     camera_id: str,
@@ -72,9 +85,13 @@ def replace_camera(
     health: HealthDep,
     validate: CameraValidatorDep,
     body: CameraBodyDep,
+    user: Writer,
+    audit: AuditDep,
 ) -> CameraOut:
     """Replaces a camera's spec (the body's `id`, if any, must equal the path's); the worker applies it."""
-    return CameraOut.from_view(camera_services.replace_camera(cameras, health, validate, camera_id, body))
+    view = camera_services.replace_camera(cameras, health, validate, camera_id, body, user.scope)
+    audit.record("camera.update", f"camera:{camera_id}", actor=user, detail=f"version {view.record.version}")
+    return CameraOut.from_view(view)
 
 
 @router.delete(
@@ -83,7 +100,8 @@ def replace_camera(
     response_class=Response,
     responses={404: _NOT_FOUND, 503: _UNAVAILABLE},
 )
-def delete_camera(camera_id: str, cameras: CamerasDep) -> Response:
+def delete_camera(camera_id: str, cameras: CamerasDep, user: Writer, audit: AuditDep) -> Response:
     """Removes a camera; its worker stops it."""
-    camera_services.remove_camera(cameras, camera_id)
+    camera_services.remove_camera(cameras, camera_id, user.scope)
+    audit.record("camera.delete", f"camera:{camera_id}", actor=user)
     return Response(status_code=204)

@@ -13,7 +13,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.deps import BodyTooLargeError, ConfigDep, SensorsDep
+from api.deps import AuditDep, BodyTooLargeError, ConfigDep, SensorsDep, require
+from api.principal import Permission, Principal
 from api.schemas import ErrorOut
 from api.sensor_schemas import (
     READINGS_BODY_OPENAPI,
@@ -24,58 +25,112 @@ from api.sensor_schemas import (
     SensorListOut,
     SensorOut,
 )
-from api.sensor_services import SensorBodyError, SensorRateLimitedError, SensorService
-from events.sensors import ReadingQuery, ReadingsRejectedError, SensorSpec
+from api.sensor_services import (
+    SensorBodyError,
+    SensorNotFoundError,
+    SensorRateLimitedError,
+    SensorScopeError,
+    SensorService,
+)
+from events.auth import CameraScope
+from events.sensors import ReadingQuery, ReadingsRejectedError, SensorRecord, SensorSpec
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/sensors", tags=["sensors"])
 
 _UNAVAILABLE = {"model": ErrorOut, "description": "no sensors in this process, or the registry/sink failed"}
-_NOT_FOUND = {"model": ErrorOut, "description": "no sensor with this id"}
+_NOT_FOUND = {"model": ErrorOut, "description": "no sensor with this id (in the caller's scope)"}
+_OUT_OF_SCOPE = {
+    "model": ErrorOut,
+    "description": "the sensor's site and cameras are outside the caller's scope",
+}
+
+Reader = Annotated[Principal, require(Permission.SENSORS_READ)]
+Writer = Annotated[Principal, require(Permission.SENSORS_WRITE)]
 
 
-def _view(sensors: SensorService, sensor_id: str) -> SensorOut:
-    return SensorOut.from_record(sensors.get(sensor_id), sensors.counters(sensor_id))
+def spec_in_scope(scope: CameraScope, spec: SensorSpec) -> bool:
+    """A sensor is in scope when its site is, or one of the cameras watching its area is."""
+    return (
+        scope.unrestricted
+        or any(scope.allows(c, None) for c in spec.camera_ids)
+        or scope.allows("", spec.site_id)
+    )
+
+
+def _scoped(sensors: SensorService, sensor_id: str, scope: CameraScope) -> SensorRecord:
+    """The sensor, or `SensorNotFoundError` also when it is out of scope (its existence must not leak)."""
+    record = sensors.get(sensor_id)
+    if not spec_in_scope(scope, record.spec):
+        raise SensorNotFoundError(f"sensor {sensor_id!r} not found")
+    return record
+
+
+def _check_target(scope: CameraScope, spec: SensorSpec) -> None:
+    if not spec_in_scope(scope, spec):
+        raise SensorScopeError(
+            f"sensor {spec.id!r} of site {spec.site_id!r} is outside your scope ({scope.describe()})"
+        )
 
 
 @router.get("", response_model=SensorListOut, responses={503: _UNAVAILABLE})
-def list_sensors(sensors: SensorsDep) -> SensorListOut:
-    """Every registered sensor, sorted by id."""
-    items = [SensorOut.from_record(r, sensors.counters(r.sensor_id)) for r in sensors.all()]
+def list_sensors(sensors: SensorsDep, user: Reader) -> SensorListOut:
+    """Every registered sensor in the caller's scope, sorted by id."""
+    records = [r for r in sensors.all() if spec_in_scope(user.scope, r.spec)]
+    items = [SensorOut.from_record(r, sensors.counters(r.sensor_id)) for r in records]
     return SensorListOut(items=items, total=len(items))
 
 
 @router.get("/{sensor_id}", response_model=SensorOut, responses={404: _NOT_FOUND, 503: _UNAVAILABLE})
-def get_sensor(sensor_id: str, sensors: SensorsDep) -> SensorOut:
-    return _view(sensors, sensor_id)
+def get_sensor(sensor_id: str, sensors: SensorsDep, user: Reader) -> SensorOut:
+    return SensorOut.from_record(_scoped(sensors, sensor_id, user.scope), sensors.counters(sensor_id))
 
 
 @router.post(
     "",
     response_model=SensorOut,
     status_code=201,
-    responses={409: {"model": ErrorOut, "description": "a sensor with this id exists"}, 503: _UNAVAILABLE},
+    responses={
+        403: _OUT_OF_SCOPE,
+        409: {"model": ErrorOut, "description": "a sensor with this id exists"},
+        503: _UNAVAILABLE,
+    },
 )
-def add_sensor(spec: SensorSpec, sensors: SensorsDep, response: Response) -> SensorOut:
+def add_sensor(
+    spec: SensorSpec, sensors: SensorsDep, response: Response, user: Writer, audit: AuditDep
+) -> SensorOut:
     """Registers a sensor (its rules apply to the next reading)."""
+    _check_target(user.scope, spec)
     record = sensors.add(spec)
+    audit.record("sensor.create", f"sensor:{record.sensor_id}", actor=user)
     response.headers["Location"] = f"{router.prefix}/{quote(record.sensor_id, safe='')}"
     return SensorOut.from_record(record, sensors.counters(record.sensor_id))
 
 
-@router.put("/{sensor_id}", response_model=SensorOut, responses={404: _NOT_FOUND, 503: _UNAVAILABLE})
-def replace_sensor(sensor_id: str, spec: SensorSpec, sensors: SensorsDep) -> SensorOut:
+@router.put(
+    "/{sensor_id}",
+    response_model=SensorOut,
+    responses={403: _OUT_OF_SCOPE, 404: _NOT_FOUND, 503: _UNAVAILABLE},
+)
+def replace_sensor(
+    sensor_id: str, spec: SensorSpec, sensors: SensorsDep, user: Writer, audit: AuditDep
+) -> SensorOut:
     """Replaces a sensor's spec (the body's `id` must equal the path's); changed rules restart."""
+    _scoped(sensors, sensor_id, user.scope)
+    _check_target(user.scope, spec)
     record = sensors.replace(sensor_id, spec)
+    audit.record("sensor.update", f"sensor:{sensor_id}", actor=user)
     return SensorOut.from_record(record, sensors.counters(sensor_id))
 
 
 @router.delete(
     "/{sensor_id}", status_code=204, response_class=Response, responses={404: _NOT_FOUND, 503: _UNAVAILABLE}
 )
-def delete_sensor(sensor_id: str, sensors: SensorsDep) -> Response:
+def delete_sensor(sensor_id: str, sensors: SensorsDep, user: Writer, audit: AuditDep) -> Response:
+    _scoped(sensors, sensor_id, user.scope)
     sensors.remove(sensor_id)
+    audit.record("sensor.delete", f"sensor:{sensor_id}", actor=user)
     return Response(status_code=204)
 
 
@@ -105,8 +160,9 @@ BodyDep = Annotated[bytes, Depends(read_body)]
         503: _UNAVAILABLE,
     },
 )
-def post_readings(sensor_id: str, body: BodyDep, sensors: SensorsDep) -> ReadingsAcceptedOut:
+def post_readings(sensor_id: str, body: BodyDep, sensors: SensorsDep, user: Writer) -> ReadingsAcceptedOut:
     """A batch of readings `[{ts_ms, value, unit}, ...]`: all taken, or none (422 / 429)."""
+    _scoped(sensors, sensor_id, user.scope)
     return ReadingsAcceptedOut(sensor_id=sensor_id, accepted=sensors.ingest(sensor_id, body))
 
 
@@ -118,8 +174,10 @@ def get_readings(
     params: Annotated[ReadingQueryParams, Query()],
     sensors: SensorsDep,
     config: ConfigDep,
+    user: Reader,
 ) -> ReadingPageOut:
     """A sensor's readings, newest first; page with `until_ms = next_until_ms`."""
+    _scoped(sensors, sensor_id, user.scope)
     limit = params.limit or config.page_limit_default
     if limit > config.page_limit_max:
         msg = f"Input should be less than or equal to {config.page_limit_max}"

@@ -200,6 +200,7 @@ class FakeCameraConfig(BaseModel):
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     uri: str = Field(min_length=1)
+    site_id: str = Field(default="default-site", min_length=1)
     analysis_fps: float = Field(default=10.0, gt=0)
     zones: list[FakeZone] = Field(default_factory=list)
     rules: list[FakeRule] = Field(default_factory=list)

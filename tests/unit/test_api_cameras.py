@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from api.app import create_app
 from api.config import ApiConfig
@@ -16,9 +17,12 @@ from tests.unit.api_fakes import (
     CAMERA_URI,
     FAKE_CAMERA_SCHEMA,
     SECRET,
+    FakeAuthenticator,
     FakeCameraRegistry,
     FakeEventStore,
     FakeHealthView,
+    ListAuditSink,
+    bearer,
     camera_health,
     camera_spec,
     fake_validate_camera,
@@ -56,9 +60,13 @@ def make_client(
     tmp_path: Path,
     **kwargs: Any,
 ) -> TestClient:
-    options: dict[str, Any] = {"validate_camera": fake_validate_camera, "camera_schema": FAKE_CAMERA_SCHEMA}
+    options: dict[str, Any] = {
+        "validate_camera": fake_validate_camera,
+        "camera_schema": FAKE_CAMERA_SCHEMA,
+        "authenticator": FakeAuthenticator(),
+    }
     app = create_app(FakeEventStore(), tmp_path, cameras=registry, health=health, **(options | kwargs))
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, raise_server_exceptions=False, headers=bearer("integrator"))
 
 
 @pytest.fixture
@@ -304,7 +312,8 @@ ROUTES: list[tuple[str, str, Any]] = [
 
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
 def test_without_registry_every_route_is_503(tmp_path: Path, method: str, path: str, body: Any) -> None:
-    client = TestClient(create_app(FakeEventStore(), tmp_path), raise_server_exceptions=False)
+    app = create_app(FakeEventStore(), tmp_path, authenticator=FakeAuthenticator())
+    client = TestClient(app, raise_server_exceptions=False, headers=bearer("integrator"))
     r = client.request(method, path, json=body)
     assert (r.status_code, r.json()) == (
         503,
@@ -428,3 +437,99 @@ def test_openapi_camera_defs_share_or_leave_the_apps_own(
         "self": {"$ref": "#/components/schemas/CameraSpec"},
     }
     assert schema["properties"]["err"] == {"$ref": "#/$defs/ErrorOut"}  # the caller's dict untouched
+
+
+# ---- sign-in, roles, scope, audit ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("credential", "listed"),
+    [
+        ("integrator", ["gate", "lobby", "yard"]),
+        ("operator", ["gate", "lobby", "yard"]),
+        ("operator@lobby", ["lobby"]),
+        ("operator@gate,yard", ["gate", "yard"]),
+        ("auditor@site:north", []),
+    ],
+)
+def test_lists_only_cameras_in_the_callers_scope(
+    client: TestClient, credential: str, listed: list[str]
+) -> None:
+    r = client.get("/v1/cameras", headers=bearer(credential))
+    assert r.status_code == 200
+    assert [c["id"] for c in r.json()["items"]] == listed
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_an_out_of_scope_camera_reads_as_missing(client: TestClient, method: str) -> None:
+    """404 like an unknown id, never 403: a scoped user cannot learn that the camera exists."""
+
+    def call(camera_id: str) -> Response:
+        body = camera_spec(camera_id) if method == "PUT" else None
+        response: Response = client.request(
+            method, f"/v1/cameras/{camera_id}", json=body, headers=bearer("integrator@lobby")
+        )
+        return response
+
+    r, unknown = call("gate"), call("nope")
+    assert (r.status_code, unknown.status_code) == (404, 404)
+    assert r.json()["detail"] == "camera 'gate' not found"
+
+
+def test_a_scoped_integrator_cannot_add_a_camera_outside_its_scope(
+    client: TestClient, registry: FakeCameraRegistry
+) -> None:
+    r = client.post(
+        "/v1/cameras", json=camera_spec("dock", site_id="south"), headers=bearer("integrator@site:north")
+    )
+    assert r.status_code == 403
+    assert "outside your scope" in r.json()["detail"]
+    assert registry.get("dock") is None
+    ok = client.post(
+        "/v1/cameras", json=camera_spec("dock", site_id="north"), headers=bearer("integrator@site:north")
+    )
+    assert ok.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "credential", "status"),
+    [
+        ("GET", "/v1/cameras", None, 401),
+        ("GET", "/v1/cameras", "forged", 401),
+        ("POST", "/v1/cameras", "operator", 403),
+        ("POST", "/v1/cameras", "auditor", 403),
+        ("DELETE", "/v1/cameras/gate", "operator", 403),
+        ("PUT", "/v1/cameras/gate", "auditor", 403),
+    ],
+)
+def test_roles_without_camera_rights_are_refused(
+    client: TestClient,
+    registry: FakeCameraRegistry,
+    method: str,
+    path: str,
+    credential: str | None,
+    status: int,
+) -> None:
+    headers = {"Authorization": ""} if credential is None else bearer(credential)
+    body = camera_spec("gate") if method in ("POST", "PUT") else None
+    r = client.request(method, path, json=body, headers=headers)
+    assert r.status_code == status
+    assert registry.get("gate") is not None
+
+
+def test_camera_changes_are_audited_without_secrets(
+    registry: FakeCameraRegistry, health: FakeHealthView, tmp_path: Path
+) -> None:
+    sink = ListAuditSink()
+    client = make_client(registry, health, tmp_path, audit=sink)
+    assert client.post("/v1/cameras", json=camera_spec("dock")).status_code == 201
+    assert client.put("/v1/cameras/dock", json=camera_spec("dock")).status_code == 200
+    assert client.delete("/v1/cameras/dock").status_code == 204
+    assert client.post("/v1/cameras", json=camera_spec("x"), headers=bearer("operator")).status_code == 403
+    assert [(a.action, a.target, a.actor, a.outcome) for a in sink.records] == [
+        ("camera.create", "camera:dock", "test-integrator", "ok"),
+        ("camera.update", "camera:dock", "test-integrator", "ok"),
+        ("camera.delete", "camera:dock", "test-integrator", "ok"),
+        ("access.denied", "POST /v1/cameras", "test-operator", "denied"),
+    ]
+    assert all(SECRET not in a.model_dump_json() for a in sink.records)

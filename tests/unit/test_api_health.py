@@ -15,9 +15,11 @@ from api.config import ApiConfig
 from events.cameras import CameraStatus, OfflineCause
 from events.ports import EventPage, EventQuery
 from tests.unit.api_fakes import (
+    FakeAuthenticator,
     FakeCameraRegistry,
     FakeEventStore,
     FakeHealthView,
+    bearer,
     camera_health,
     camera_spec,
 )
@@ -149,7 +151,10 @@ def test_readyz_does_not_hang_on_a_hung_check(tmp_path: Path, gate: threading.Ev
 def test_offline_cameras_do_not_make_the_api_unready(tmp_path: Path) -> None:
     registry = FakeCameraRegistry([camera_spec("gate")])
     health = FakeHealthView([camera_health("gate", CameraStatus.OFFLINE, cause=OfflineCause.STALLED)])
-    client = TestClient(create_app(FakeEventStore(), tmp_path, cameras=registry, health=health))
-    assert client.get("/v1/cameras/gate").json()["status"] == "offline"
+    app = create_app(
+        FakeEventStore(), tmp_path, cameras=registry, health=health, authenticator=FakeAuthenticator()
+    )
+    client = TestClient(app)
+    assert client.get("/v1/cameras/gate", headers=bearer("operator")).json()["status"] == "offline"
     assert client.get("/readyz").status_code == 200
     assert client.get("/healthz").status_code == 200

@@ -17,9 +17,11 @@ from events.cameras import CameraStatus, OfflineCause
 from tests.unit.api_fakes import (
     SECRET,
     T0_MS,
+    FakeAuthenticator,
     FakeCameraRegistry,
     FakeEventStore,
     FakeHealthView,
+    bearer,
     camera_health,
     camera_spec,
     make_event,
@@ -61,7 +63,10 @@ def health() -> FakeHealthView:
 @pytest.fixture
 def client(store: FakeEventStore, health: FakeHealthView, tmp_path: Path) -> TestClient:
     registry = FakeCameraRegistry([camera_spec(cid) for cid in ("gate", "yard", "dock", "file", "lobby")])
-    return TestClient(create_app(store, tmp_path, cameras=registry, health=health))
+    return TestClient(
+        create_app(store, tmp_path, cameras=registry, health=health, authenticator=FakeAuthenticator()),
+        headers=bearer("integrator"),
+    )
 
 
 def scrape(client: TestClient) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
@@ -160,15 +165,20 @@ def test_a_failing_health_view_is_reported_not_fatal(client: TestClient, health:
 
 
 def test_without_a_registry_every_reported_camera_is_served(health: FakeHealthView, tmp_path: Path) -> None:
-    client = TestClient(create_app(FakeEventStore(), tmp_path, health=health))
+    app = create_app(FakeEventStore(), tmp_path, health=health, authenticator=FakeAuthenticator())
+    client = TestClient(app, headers=bearer("integrator"))
     _, samples = scrape(client)
     assert set(by_camera(samples, "anfang_camera_up")) == {"gate", "yard", "dock", "file", "ghost"}
     assert samples[("anfang_cameras_offline", frozenset())] == 3
 
 
 def test_each_app_has_its_own_registry(store: FakeEventStore, tmp_path: Path) -> None:
-    first = TestClient(create_app(store, tmp_path))
-    second = TestClient(create_app(store, tmp_path))
+    first = TestClient(
+        create_app(store, tmp_path, authenticator=FakeAuthenticator()), headers=bearer("integrator")
+    )
+    second = TestClient(
+        create_app(store, tmp_path, authenticator=FakeAuthenticator()), headers=bearer("integrator")
+    )
     first.get("/healthz")
     _, samples = scrape(second)
     routes = {dict(labels).get("route") for (n, labels), _ in samples.items() if n.endswith("_count")}
@@ -188,3 +198,20 @@ def test_dashboard_queries_only_served_metrics(client: TestClient) -> None:
     assert queried and queried <= served, queried - served
     for panel in dashboard["panels"]:
         assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}"
+
+
+@pytest.mark.parametrize(
+    ("credential", "status"),
+    [
+        ("integrator", 200),
+        ("admin", 200),
+        ("operator", 403),
+        ("auditor", 403),
+        ("integrator@gate", 403),
+        ("x", 401),
+    ],
+)
+def test_metrics_need_an_unscoped_principal_with_metrics_rights(
+    client: TestClient, credential: str, status: int
+) -> None:
+    assert client.get("/metrics", headers=bearer(credential)).status_code == status

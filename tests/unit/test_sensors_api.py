@@ -20,7 +20,7 @@ from events.schema import Event
 from events.sensors import ReadingLimits, ReadingQuery, SensorReading, SensorRegistry, SensorSpec
 from pipelines.sensors.config import SensorHubConfig
 from pipelines.sensors.hub import EmbeddedSensorHub, SensorHub
-from tests.unit.api_fakes import FakeEventStore
+from tests.unit.api_fakes import FakeAuthenticator, FakeEventStore, ListAuditSink, bearer
 
 NOW_MS = 1_795_000_000_000
 GAS = {
@@ -76,7 +76,15 @@ class Env:
         self.service = SensorService(
             self.registry, sink=self.hub, readings=self.readings, limits=limits, now_ms=lambda: NOW_MS
         )
-        self.client = TestClient(create_app(FakeEventStore(), tmp_path, sensors=self.service))
+        self.audit = ListAuditSink()
+        app = create_app(
+            FakeEventStore(),
+            tmp_path,
+            sensors=self.service,
+            authenticator=FakeAuthenticator(),
+            audit=self.audit,
+        )
+        self.client = TestClient(app, headers=bearer("integrator"))
 
     def post(self, body: Any, sensor_id: str = "gas-1") -> Any:
         raw = body if isinstance(body, str | bytes) else json.dumps(body)
@@ -208,8 +216,8 @@ def test_a_bad_sensor_body_names_the_field(env: Env) -> None:
 
 
 def test_without_sensors_the_routes_answer_503(tmp_path: Path) -> None:
-    client = TestClient(create_app(FakeEventStore(), tmp_path))
-    r = client.get("/v1/sensors")
+    app = create_app(FakeEventStore(), tmp_path, authenticator=FakeAuthenticator())
+    r = TestClient(app, headers=bearer("integrator")).get("/v1/sensors")
     assert (r.status_code, "not enabled" in r.json()["detail"]) == (503, True)
 
 
@@ -227,3 +235,38 @@ def test_the_openapi_document_shows_the_sensor_routes(env: Env) -> None:
     assert {"/v1/sensors", "/v1/sensors/{sensor_id}", "/v1/sensors/{sensor_id}/readings"} <= set(doc["paths"])
     body = doc["paths"]["/v1/sensors/{sensor_id}/readings"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["items"]["required"] == ["ts_ms", "value", "unit"]
+
+
+@pytest.mark.parametrize(
+    ("credential", "listed", "readings_status"),
+    [
+        ("integrator", ["gas-1"], 202),
+        ("operator", ["gas-1"], 403),  # operators read sensors, integrators feed them
+        ("integrator@site:north", [], 404),
+        ("integrator@cam-x", [], 404),
+        ("integrator@dock", ["gas-1"], 202),  # a camera watching the sensor's area brings it in scope
+        ("operator@site:plant", ["gas-1"], 403),
+    ],
+)
+def test_sensors_are_scoped_and_readings_need_write_rights(
+    env: Env, credential: str, listed: list[str], readings_status: int
+) -> None:
+    assert [
+        s["id"] for s in env.client.get("/v1/sensors", headers=bearer(credential)).json()["items"]
+    ] == listed
+    r = env.client.post(
+        "/v1/sensors/gas-1/readings",
+        json=[{"ts_ms": NOW_MS, "value": 1.0, "unit": GAS["unit"]}],
+        headers=bearer(credential),
+    )
+    assert r.status_code == readings_status
+
+
+def test_sensor_changes_are_audited(env: Env) -> None:
+    spec = {"id": "t-1", "kind": "temperature", "unit": "C"}
+    assert env.client.post("/v1/sensors", json=spec).status_code == 201
+    assert env.client.delete("/v1/sensors/t-1").status_code == 204
+    assert [(a.action, a.target) for a in env.audit.records] == [
+        ("sensor.create", "sensor:t-1"),
+        ("sensor.delete", "sensor:t-1"),
+    ]
