@@ -41,7 +41,7 @@ def list_cameras(
 
 
 @router.get("/{camera_id}", response_model=CameraOut, responses={404: _NOT_FOUND, 503: _UNAVAILABLE})
-def get_camera(camera_id: str, cameras: CamerasDep, health: HealthDep, user: Reader) -> CameraOut:
+def get_camera(user: Reader, camera_id: str, cameras: CamerasDep, health: HealthDep) -> CameraOut:
     return CameraOut.from_view(camera_services.get_camera(cameras, health, camera_id, user.scope))
 
 
@@ -59,11 +59,11 @@ def get_camera(camera_id: str, cameras: CamerasDep, health: HealthDep, user: Rea
     },
 )
 def add_camera(
+    user: Writer,
     cameras: CamerasDep,
     validate: CameraValidatorDep,
     body: CameraBodyDep,
     response: Response,
-    user: Writer,
     audit: AuditDep,
 ) -> CameraOut:
     """Adds a camera; its worker starts it. The response's `status` is `starting`."""
@@ -80,12 +80,12 @@ def add_camera(
     responses={403: _OUT_OF_SCOPE, 404: _NOT_FOUND, 413: _TOO_LARGE, 422: _INVALID, 503: _UNAVAILABLE},
 )
 def replace_camera(
+    user: Writer,
     camera_id: str,
     cameras: CamerasDep,
     health: HealthDep,
     validate: CameraValidatorDep,
     body: CameraBodyDep,
-    user: Writer,
     audit: AuditDep,
 ) -> CameraOut:
     """Replaces a camera's spec (the body's `id`, if any, must equal the path's); the worker applies it."""
@@ -100,7 +100,7 @@ def replace_camera(
     response_class=Response,
     responses={404: _NOT_FOUND, 503: _UNAVAILABLE},
 )
-def delete_camera(camera_id: str, cameras: CamerasDep, user: Writer, audit: AuditDep) -> Response:
+def delete_camera(user: Writer, camera_id: str, cameras: CamerasDep, audit: AuditDep) -> Response:
     """Removes a camera; its worker stops it."""
     camera_services.remove_camera(cameras, camera_id, user.scope)
     audit.record("camera.delete", f"camera:{camera_id}", actor=user)

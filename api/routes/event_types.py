@@ -11,6 +11,6 @@ router = APIRouter(prefix="/v1/event-types", tags=["events"])
 
 
 @router.get("", response_model=list[EventTypeOut])
-def list_event_types(event_types: EventTypesDep, user: CurrentUser) -> list[EventTypeOut]:
+def list_event_types(user: CurrentUser, event_types: EventTypesDep) -> list[EventTypeOut]:
     """Every known event type (any signed-in caller); events of newer types are still stored and served."""
     return list(event_types)

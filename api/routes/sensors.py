@@ -75,7 +75,7 @@ def _check_target(scope: CameraScope, spec: SensorSpec) -> None:
 
 
 @router.get("", response_model=SensorListOut, responses={503: _UNAVAILABLE})
-def list_sensors(sensors: SensorsDep, user: Reader) -> SensorListOut:
+def list_sensors(user: Reader, sensors: SensorsDep) -> SensorListOut:
     """Every registered sensor in the caller's scope, sorted by id."""
     records = [r for r in sensors.all() if spec_in_scope(user.scope, r.spec)]
     items = [SensorOut.from_record(r, sensors.counters(r.sensor_id)) for r in records]
@@ -83,7 +83,7 @@ def list_sensors(sensors: SensorsDep, user: Reader) -> SensorListOut:
 
 
 @router.get("/{sensor_id}", response_model=SensorOut, responses={404: _NOT_FOUND, 503: _UNAVAILABLE})
-def get_sensor(sensor_id: str, sensors: SensorsDep, user: Reader) -> SensorOut:
+def get_sensor(user: Reader, sensor_id: str, sensors: SensorsDep) -> SensorOut:
     return SensorOut.from_record(_scoped(sensors, sensor_id, user.scope), sensors.counters(sensor_id))
 
 
@@ -98,7 +98,7 @@ def get_sensor(sensor_id: str, sensors: SensorsDep, user: Reader) -> SensorOut:
     },
 )
 def add_sensor(
-    spec: SensorSpec, sensors: SensorsDep, response: Response, user: Writer, audit: AuditDep
+    user: Writer, spec: SensorSpec, sensors: SensorsDep, response: Response, audit: AuditDep
 ) -> SensorOut:
     """Registers a sensor (its rules apply to the next reading)."""
     _check_target(user.scope, spec)
@@ -114,7 +114,7 @@ def add_sensor(
     responses={403: _OUT_OF_SCOPE, 404: _NOT_FOUND, 503: _UNAVAILABLE},
 )
 def replace_sensor(
-    sensor_id: str, spec: SensorSpec, sensors: SensorsDep, user: Writer, audit: AuditDep
+    user: Writer, sensor_id: str, spec: SensorSpec, sensors: SensorsDep, audit: AuditDep
 ) -> SensorOut:
     """Replaces a sensor's spec (the body's `id` must equal the path's); changed rules restart."""
     _scoped(sensors, sensor_id, user.scope)
@@ -127,7 +127,7 @@ def replace_sensor(
 @router.delete(
     "/{sensor_id}", status_code=204, response_class=Response, responses={404: _NOT_FOUND, 503: _UNAVAILABLE}
 )
-def delete_sensor(sensor_id: str, sensors: SensorsDep, user: Writer, audit: AuditDep) -> Response:
+def delete_sensor(user: Writer, sensor_id: str, sensors: SensorsDep, audit: AuditDep) -> Response:
     _scoped(sensors, sensor_id, user.scope)
     sensors.remove(sensor_id)
     audit.record("sensor.delete", f"sensor:{sensor_id}", actor=user)
@@ -160,7 +160,7 @@ BodyDep = Annotated[bytes, Depends(read_body)]
         503: _UNAVAILABLE,
     },
 )
-def post_readings(sensor_id: str, body: BodyDep, sensors: SensorsDep, user: Writer) -> ReadingsAcceptedOut:
+def post_readings(user: Writer, sensor_id: str, body: BodyDep, sensors: SensorsDep) -> ReadingsAcceptedOut:
     """A batch of readings `[{ts_ms, value, unit}, ...]`: all taken, or none (422 / 429)."""
     _scoped(sensors, sensor_id, user.scope)
     return ReadingsAcceptedOut(sensor_id=sensor_id, accepted=sensors.ingest(sensor_id, body))
