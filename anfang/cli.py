@@ -19,7 +19,9 @@ logger = logging.getLogger("anfang")
 
 def user_error_types() -> tuple[type[Exception], ...]:
     """Exceptions that mean "the user's input or environment is wrong": one line, exit 2, no traceback."""
+    from anfang.admin_socket import AdminCommandError
     from anfang.commands import UsageError
+    from anfang.secrets import SecretsError
     from detectors.base import DetectorError
     from events.cameras import RegistryError
     from events.ports import BusError, StoreError
@@ -36,6 +38,8 @@ def user_error_types() -> tuple[type[Exception], ...]:
         EvidenceError,
         UsageError,
         RegistryError,
+        AdminCommandError,
+        SecretsError,
     )
 
 
@@ -74,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--exit-when-idle", type=float, metavar="S", help="exit after S seconds with no events")
     sub.add_parser("api", parents=[common, serve], help="serve the alert API and console")
     _add_sensors_parser(sub, common)
+    _add_admin_parsers(sub, common)
     sc = sub.add_parser("schema", help="write the event JSON Schema")
     sc.add_argument("--out", type=Path, help="file to write (default: stdout)")
     return p
@@ -87,6 +92,19 @@ def _add_sensors_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--reseed", action="store_true", help="write the config's sensors over the sensor registry"
     )
     se.add_argument("--exit-when-idle", type=float, metavar="S", help="exit after S seconds with no message")
+
+
+def _add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    from anfang import users_cli
+
+    users_cli.add_parsers(sub, common)
+    audit = sub.add_parser("audit", help="the audit trail")
+    a = audit.add_subparsers(dest="action", required=True)
+    a.add_parser(
+        "verify",
+        parents=[common],
+        help="check every row's hash and link: exit 0 intact, 1 edited or deleted rows, 2 cannot check",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -124,6 +142,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     from anfang import commands
 
     settings = _settings(args)
+    if args.command in ("users", "keys", "audit") and not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)  # the answer is the output; no store chatter
+    if args.command in ("users", "keys"):
+        from anfang import users_cli
+
+        return users_cli.run(settings, args)
+    if args.command == "audit":
+        return _audit_verify(settings)
     if args.command == "demo":
         return commands.demo(settings, once=args.once, start_ts_ms=args.start_ts_ms, reseed=args.reseed)
     if args.command == "pipeline":
@@ -133,6 +159,28 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.command == "sink":
         return commands.sink(settings, exit_when_idle_s=args.exit_when_idle)
     return commands.api(settings)
+
+
+def _audit_verify(settings: Settings) -> int:
+    """`anfang audit verify` (anfang/audit_commands.py); in embedded mode, while the service holds the
+    data folder, it asks the service over the admin socket."""
+    from anfang.admin_socket import (
+        AdminCommandError,
+        AdminSocketUnavailableError,
+        call_admin_socket,
+        socket_path,
+    )
+    from anfang.audit_commands import audit_verify
+
+    def ask_service(request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return call_admin_socket(
+                socket_path(settings.data_dir), str(request["command"]), request.get("args", {})
+            )
+        except (AdminSocketUnavailableError, AdminCommandError) as exc:
+            raise OSError(str(exc)) from None
+
+    return audit_verify(settings, ask_service=ask_service)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from anfang.secrets import AuthSettings
 from api.config import ApiConfig
 from pipelines.camera_runner import SupervisorConfig
 from pipelines.sensors.config import SensorHubConfig
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     progress_every_s: float = Field(default=2.0, gt=0)
     api: ApiConfig = Field(
         default_factory=ApiConfig, description="API limits, e.g. ANFANG_API__PAGE_LIMIT_MAX=1000"
+    )
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings,
+        description="sign-in limits and the JWT key, e.g. ANFANG_AUTH__ACCESS_TOKEN_TTL_S=600, "
+        "ANFANG_AUTH__JWT_SECRET=..., ANFANG_AUTH__SECRETS_FILE=/run/secrets/anfang-jwt",
     )
     # --- sensors ---
     kafka_sensors_topic: str = Field(default="anfang.sensors", description="readings (key = sensor id)")

@@ -3,17 +3,23 @@
 A scope limits a user or an API key to some sites and/or cameras (a "camera group" is the list of
 cameras it names). Empty on both counts means every camera. The API filters every route, the live
 feed and exports by it; a scoped principal cannot learn that an out-of-scope camera exists.
+
+The stored records (users, API keys, refresh tokens) and the `AuthStore` port they are kept through
+follow (events/store/auth_sql.py implements it on ClickHouse / chDB; api/auth uses it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_NAME = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+#: What an id (site, camera, username, key id) looks like.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+NAME_MAX_LENGTH = 128
+_NAME = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)]
 
 
 class Role(StrEnum):
@@ -54,3 +60,83 @@ class CameraScope(BaseModel):
 
 
 UNRESTRICTED = CameraScope()
+
+
+# --- stored records -------------------------------------------------------------------------------
+#
+# Users, API keys and refresh tokens are versioned rows: a change appends the record with the next
+# `version`, and the latest version wins when read back. Nothing here is a secret in clear text: a
+# password is kept as its argon2 hash, an API key's and a refresh token's secret as its SHA-256.
+
+
+class UserRecord(BaseModel):
+    """A person who signs in with a password."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    username: _NAME
+    role: Role
+    scope: CameraScope = UNRESTRICTED
+    password_hash: str = Field(repr=False, description="argon2 hash (PHC string); never served or logged")
+    disabled: bool = False
+    created_ts_ms: int = Field(ge=0)
+    updated_ts_ms: int = Field(ge=0)
+    version: int = Field(default=1, ge=1)
+
+
+class ApiKeyRecord(BaseModel):
+    """A key a system signs in with (`ak_<key_id>_<secret>`); only the SHA-256 of its secret is kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: _NAME
+    name: str = Field(min_length=1, max_length=128)
+    role: Role
+    scope: CameraScope = UNRESTRICTED
+    secret_sha256: str = Field(repr=False, pattern=r"^[0-9a-f]{64}$")
+    created_by: str = ""
+    created_ts_ms: int = Field(ge=0)
+    revoked: bool = False
+    version: int = Field(default=1, ge=1)
+
+
+class RefreshTokenRecord(BaseModel):
+    """One refresh token handed out at sign-in (rotated on use, revoked at sign-out)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    token_id: _NAME
+    username: _NAME
+    secret_sha256: str = Field(repr=False, pattern=r"^[0-9a-f]{64}$")
+    expires_ts_ms: int = Field(ge=0)
+    revoked: bool = False
+    version: int = Field(default=1, ge=1)
+
+
+class AuthStore(Protocol):
+    """Where users, API keys and refresh tokens are kept. `put_*` appends a new version of a record;
+    reads return the latest version. Raises `events.ports.StoreError` when the store cannot answer."""
+
+    def get_user(self, username: str) -> UserRecord | None: ...
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user (disabled ones too), by username."""
+        ...
+
+    def put_user(self, record: UserRecord) -> None: ...
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key (revoked ones too), by creation time."""
+        ...
+
+    def put_api_key(self, record: ApiKeyRecord) -> None: ...
+
+    def get_refresh_token(self, token_id: str) -> RefreshTokenRecord | None: ...
+
+    def list_refresh_tokens(self, username: str) -> list[RefreshTokenRecord]:
+        """A user's refresh tokens (revoked and expired ones too)."""
+        ...
+
+    def put_refresh_token(self, record: RefreshTokenRecord) -> None: ...
