@@ -130,6 +130,10 @@ class Schedule(Strict):
         return any(w.covers(weekday, second_of_day) for w in self.windows)
 
 
+#: Longest SOP text a rule may carry (characters).
+SOP_MAX_CHARS = 4000
+
+
 class RuleBase(Strict):
     """Settings every rule has; a rule type adds its own and `type: Literal[...]`."""
 
@@ -158,6 +162,11 @@ class RuleBase(Strict):
         description="an object whose box centre moved no more than this (pixels) since the rule's last "
         "event about it does not fire again; 0 = off. Applied by zone_intrusion, loitering and fall; "
         "counting rules (line_crossing, zone_occupancy) and crowd ignore it",
+    )
+    sop: str = Field(
+        default="",
+        max_length=SOP_MAX_CHARS,
+        description="standard operating procedure shown with the rule's alerts",
     )
 
     #: Whether the engine applies `stationary_px` to this rule type's findings (false: counting rules).
