@@ -7,22 +7,33 @@ maps them to status codes. `StoreError` from the store passes through (-> 503).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from api.schemas import (
+    CURSOR_PATTERN,
+    AggregateBucketOut,
     AlertCountsOut,
     AlertOut,
     AlertPageOut,
+    EventAggregateParams,
+    EventAggregatesOut,
+    EventFilterParams,
     EventListParams,
     EventOut,
     EventPageOut,
     TimeWindowParams,
+    snapshot_url_for,
 )
-from events.ports import EventQuery, EventStore
+from events.auth import UNRESTRICTED, CameraScope
+from events.ports import EventCursor, EventPage, EventQuery, EventStore
 from events.schema import Event
 
 logger = logging.getLogger(__name__)
@@ -30,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 class NotFoundError(LookupError):
     """The event, its snapshot, or the snapshot's file does not exist (-> 404)."""
+
+
+class InvalidCursorError(ValueError):
+    """A `cursor` that no page handed out (-> 422)."""
 
 
 class SnapshotPathError(ValueError):
@@ -53,81 +68,150 @@ class VerifiedSnapshot:
 def check_store(store: EventStore) -> str | None:
     """None when the store answers a cheap query, else the cause (never raises)."""
     try:
-        store.query(EventQuery(limit=1))
+        store.query(EventQuery(limit=1, with_total=False))
     except Exception as exc:  # readiness must report any failure, whatever its type (logged by the probe)
         return f"{type(exc).__name__}: {exc}"
     return None
 
 
-def _to_query(params: EventListParams, *, limit: int, alerts_only: bool) -> EventQuery:
+def encode_cursor(cursor: EventCursor) -> str:
+    return f"{cursor.ts_ms}_{cursor.event_id.hex}"
+
+
+def decode_cursor(text: str) -> EventCursor:
+    """The cursor `encode_cursor` made (`CURSOR_PATTERN`); `InvalidCursorError` for anything else."""
+    if not re.fullmatch(CURSOR_PATTERN, text):
+        raise InvalidCursorError("cursor is not one this API handed out (pass next_cursor as is)")
+    ts_ms, event_id = text.split("_")
+    return EventCursor(int(ts_ms), uuid.UUID(hex=event_id))
+
+
+def filter_query(
+    params: TimeWindowParams, *, scope: CameraScope, alerts_only: bool = False, limit: int = 1
+) -> EventQuery:
+    """The store query of the filters in `params` (every filter it has), limited to `scope`."""
     since_ms, until_ms = params.window_ms()
-    return EventQuery(
+    q = EventQuery(
         camera_id=params.camera_id,
-        types=tuple(dict.fromkeys(params.type)),
         since_ms=since_ms,
         until_ms=until_ms,
         alerts_only=alerts_only,
         limit=limit,
-        offset=params.offset,
+        scope=None if scope.unrestricted else scope,
     )
+    if isinstance(params, EventFilterParams):
+        q = replace(
+            q,
+            cameras=tuple(dict.fromkeys(params.camera)),
+            types=tuple(dict.fromkeys(params.type)),
+            rule_ids=tuple(dict.fromkeys(params.rule)),
+            labels=tuple(dict.fromkeys(params.label)),
+            text=params.q,
+            statuses=tuple(dict.fromkeys(s.value for s in params.status)),
+            assignee=params.assignee,
+            alerts_only=alerts_only or params.alerts_only,
+        )
+    return q
 
 
-def _next_offset(offset: int, returned: int, total: int) -> int | None:
-    end = offset + returned
-    return end if returned > 0 and end < total else None
-
-
-def list_events(store: EventStore, params: EventListParams, *, limit: int) -> EventPageOut:
-    page = store.query(_to_query(params, limit=limit, alerts_only=False))
-    return EventPageOut(
-        items=[EventOut.from_event(e) for e in page.events],
-        total=page.total,
-        limit=limit,
+def _page(
+    store: EventStore, params: EventListParams, *, limit: int, scope: CameraScope, alerts_only: bool
+) -> EventPage:
+    if params.empty_window:
+        return EventPage(events=[], total=0 if params.with_total else -1)
+    q = replace(
+        filter_query(params, scope=scope, alerts_only=alerts_only, limit=limit),
         offset=params.offset,
-        next_offset=_next_offset(params.offset, len(page.events), page.total),
+        after=None if params.cursor is None else decode_cursor(params.cursor),
+        with_total=params.with_total,
     )
+    return store.query(q)
 
 
-def list_alerts(store: EventStore, params: EventListParams, *, limit: int) -> AlertPageOut:
-    page = store.query(_to_query(params, limit=limit, alerts_only=True))
+def _meta(params: EventListParams, page: EventPage, limit: int) -> dict[str, Any]:
+    more = page.next_cursor is not None
+    return {
+        "total": page.total,
+        "limit": limit,
+        "offset": params.offset,
+        "next_offset": params.offset + len(page.events) if more else None,
+        "next_cursor": encode_cursor(page.next_cursor) if page.next_cursor is not None else None,
+    }
+
+
+def list_events(
+    store: EventStore, params: EventListParams, *, limit: int, scope: CameraScope = UNRESTRICTED
+) -> EventPageOut:
+    page = _page(store, params, limit=limit, scope=scope, alerts_only=False)
+    return EventPageOut(items=[EventOut.from_event(e) for e in page.events], **_meta(params, page, limit))
+
+
+def list_events_json(
+    store: EventStore, params: EventListParams, *, limit: int, scope: CameraScope = UNRESTRICTED
+) -> bytes:
+    """`list_events` as its JSON, written straight from the events (a page of 50 in ~0.3 ms instead of
+    ~1.5 ms through 50 `EventOut` objects): the same document, `EventPageOut`'s schema."""
+    page = _page(store, params, limit=limit, scope=scope, alerts_only=False)
+    items = b",".join(_event_json(e) for e in page.events)
+    meta = json.dumps(_meta(params, page, limit), separators=(",", ":")).encode()
+    return b'{"items":[' + items + b"]," + meta[1:]
+
+
+def _event_json(event: Event) -> bytes:
+    """The event's JSON with `snapshot_url` added (an object's JSON ends with its closing brace)."""
+    body = event.model_dump_json().encode()
+    url = snapshot_url_for(event.event_id) if event.snapshot is not None else None
+    return body[:-1] + b',"snapshot_url":' + json.dumps(url).encode() + b"}"
+
+
+def list_alerts(
+    store: EventStore, params: EventListParams, *, limit: int, scope: CameraScope = UNRESTRICTED
+) -> AlertPageOut:
+    """Alerts only, with every history filter, scope and cursor of `list_events`."""
+    page = _page(store, params, limit=limit, scope=scope, alerts_only=True)
     alerts = [e for e in page.events if e.alert]
     if len(alerts) != len(page.events):
         logger.error(
             "store returned %d non-alert events to an alerts_only query", len(page.events) - len(alerts)
         )
-    return AlertPageOut(
-        items=[AlertOut.from_event(e) for e in alerts],
-        total=page.total,
-        limit=limit,
-        offset=params.offset,
-        next_offset=_next_offset(params.offset, len(page.events), page.total),
-    )
+    return AlertPageOut(items=[AlertOut.from_event(e) for e in alerts], **_meta(params, page, limit))
 
 
-def count_alerts(store: EventStore, window: TimeWindowParams, event_types: Sequence[str]) -> AlertCountsOut:
-    """Alerts per known type in the window (one count query per type: types are few); `total` counts
-    every alert, of types this API does not know too."""
-    since_ms, until_ms = window.window_ms()
-    by_type: dict[str, int] = {}
-    for event_type in event_types:
-        q = EventQuery(
-            camera_id=window.camera_id,
-            types=(event_type,),
-            since_ms=since_ms,
-            until_ms=until_ms,
-            alerts_only=True,
-            limit=1,
-        )
-        by_type[event_type] = store.query(q).total
-    everything = EventQuery(
-        camera_id=window.camera_id, since_ms=since_ms, until_ms=until_ms, alerts_only=True, limit=1
-    )
-    return AlertCountsOut(by_type=by_type, total=store.query(everything).total)
+def count_alerts(
+    store: EventStore,
+    window: TimeWindowParams,
+    event_types: Sequence[str],
+    *,
+    scope: CameraScope = UNRESTRICTED,
+) -> AlertCountsOut:
+    """Alerts per known type in the window, in one grouped query; `total` counts every alert, of types
+    this API does not know too. `window` may be any `EventFilterParams` (its filters apply)."""
+    counts: dict[str, int] = {}
+    if not window.empty_window:
+        counts = store.aggregate(filter_query(window, scope=scope, alerts_only=True), "type")
+    return AlertCountsOut(by_type={t: counts.get(t, 0) for t in event_types}, total=sum(counts.values()))
 
 
-def get_event(store: EventStore, event_id: uuid.UUID) -> Event:
+def _hour_key(key: str) -> str:
+    return datetime.fromtimestamp(int(key) / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def aggregate_events(
+    store: EventStore, params: EventAggregateParams, *, scope: CameraScope = UNRESTRICTED
+) -> EventAggregatesOut:
+    counts: dict[str, int] = {}
+    if not params.empty_window:
+        counts = store.aggregate(filter_query(params, scope=scope), params.group_by)
+    if params.group_by == "hour":
+        counts = {_hour_key(k): n for k, n in counts.items()}
+    buckets = [AggregateBucketOut(key=k, count=n) for k, n in sorted(counts.items())]
+    return EventAggregatesOut(group_by=params.group_by, buckets=buckets, total=sum(counts.values()))
+
+
+def get_event(store: EventStore, event_id: uuid.UUID, scope: CameraScope = UNRESTRICTED) -> Event:
+    """The event when it exists and `scope` covers its camera; one `NotFoundError` either way."""
     event = store.get(event_id)
-    if event is None:
+    if event is None or not scope.allows(event.camera_id, event.site_id):
         raise NotFoundError(f"event {event_id} not found")
     return event
 
@@ -145,10 +229,15 @@ def resolve_snapshot_path(data_dir: Path, uri: str) -> Path:
 
 
 def load_verified_snapshot(
-    store: EventStore, data_dir: Path, event_id: uuid.UUID, *, max_bytes: int
+    store: EventStore,
+    data_dir: Path,
+    event_id: uuid.UUID,
+    *,
+    max_bytes: int,
+    scope: CameraScope = UNRESTRICTED,
 ) -> VerifiedSnapshot:
     """The event's snapshot bytes, served only if their SHA-256 matches the one in the event."""
-    event = get_event(store, event_id)
+    event = get_event(store, event_id, scope)
     if event.snapshot is None:
         raise NotFoundError(f"event {event_id} has no snapshot")
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from events.auth import CameraScope
 from events.schema import Event
@@ -92,8 +92,13 @@ class EventQuery:
     text: str | None = None  # case-insensitive substring of the attributes' JSON
     statuses: Sequence[str] = ()  # latest alert lifecycle status ("new" = never acted on)
     assignee: str | None = None  # latest alert state assigned to this user
-    after: EventCursor | None = None  # keyset paging (offset must then be 0)
+    after: EventCursor | None = None  # keyset paging: events after this one (offset skips more)
     with_total: bool = True  # False: skip the count (EventPage.total is then -1)
+
+
+#: How `EventStore.aggregate` groups: by event type, by camera id, or by UTC hour.
+EventGroupBy = Literal["type", "camera", "hour"]
+EVENT_GROUP_BYS: tuple[EventGroupBy, ...] = ("type", "camera", "hour")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,14 @@ class EventStore(Protocol):
         ...
 
     def query(self, q: EventQuery) -> EventPage:
-        """Newest first."""
+        """Newest first (ts_ms, then event_id, descending); never the same event_id twice in a page,
+        nor on two pages chained by `next_cursor`. Raises `InvalidQueryError`-like `ValueError`s for
+        queries refused before the engine (bad limit, offset, window) and `StoreError`."""
+        ...
+
+    def aggregate(self, q: EventQuery, group_by: EventGroupBy) -> dict[str, int]:
+        """Events matching `q`'s filters (paging ignored) counted per type, camera id or UTC hour (the
+        hour's start as UTC epoch ms, in decimal); groups without events are absent."""
         ...
 
     def get(self, event_id: uuid.UUID) -> Event | None: ...

@@ -1,4 +1,5 @@
-"""The behaviour every `events.ports.EventStore` must share, as one test class.
+"""The behaviour every `events.ports.EventStore` must share, as one test class (history's part in
+tests/history_contract.py).
 
 A test module runs it against its store by subclassing `StoreContract` (named `Test...`) and providing a
 `store` fixture: an empty store with its schema in place. The reference answers come from
@@ -14,6 +15,7 @@ import pytest
 from events.ports import EventQuery, EventStore
 from events.schema import Event
 from events.store.sql import InvalidQueryError
+from tests.history_contract import HistoryContract
 from tests.unit.events_samples import (
     BASE_TS_MS,
     STORE_QUERIES,
@@ -42,7 +44,7 @@ INVALID_QUERIES = [
 ]
 
 
-class StoreContract:
+class StoreContract(HistoryContract):
     """Subclass as `Test<Name>StoreContract` in a module with a `store` fixture (empty, schema ready)."""
 
     def test_insert_skips_ids_already_stored_and_repeats_within_a_batch(self, store: EventStore) -> None:

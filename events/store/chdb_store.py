@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from events.ports import EventPage, EventQuery, StoreError
+from events.ports import EventGroupBy, EventPage, EventQuery, StoreError
 from events.schema import Event
 from events.sensors import ReadingQuery, SensorReading
-from events.store import readings_sql, sql
+from events.store import history_sql, readings_sql, sql
 from events.store.runner import SqlBuilder
 from events.store.sql import sql_literal
 
@@ -69,6 +69,7 @@ class ChdbStore:
         database: str = "anfang",
         retention_days: int | None = None,
         max_limit: int = 10_000,
+        scan_windows_ms: Sequence[int] = history_sql.DEFAULT_SCAN_WINDOWS_MS,
     ) -> None:
         self._path = Path(path).resolve()
         if "?" in str(self._path):
@@ -76,6 +77,7 @@ class ChdbStore:
         self._db = sql.check_identifier(database)
         self._retention_days = retention_days
         self._max_limit = max_limit
+        self._scan_windows_ms = tuple(scan_windows_ms)
         try:
             self._path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -157,6 +159,10 @@ class ChdbStore:
         self._run(sql.create_database_sql(self._db))
         self._run(sql.create_events_table_sql(self._db, self._features, self._retention_days))
         self._run(readings_sql.create_readings_table_sql(self._db, self._features))
+        ddl = str(self._rows(f"SHOW CREATE TABLE {self._db}.{sql.EVENTS_TABLE}")[0][0])
+        notice = sql.events_layout_notice(ddl)
+        if notice is not None:
+            logger.warning("%s: %s", self._path, notice)
 
     def insert(self, events: Sequence[Event]) -> int:
         unique = sql.unique_by_id(events)
@@ -174,17 +180,24 @@ class ChdbStore:
 
     def query(self, q: EventQuery) -> EventPage:
         sql.check_query(q, self._max_limit)
-        rows = self._rows(sql.page_sql(self._db, q, sql_literal))
-        total = int(self._rows(sql.count_sql(self._db, q, sql_literal))[0][0])
-        return EventPage(events=[sql.parse_payload(str(r[0])) for r in rows], total=total)
+        return history_sql.query_events(
+            self.select,
+            self._db,
+            q,
+            now_ms=int(time.time() * 1000),
+            windows_ms=self._scan_windows_ms,
+            one_step=self._features.lazy_materialization,
+        )
+
+    def aggregate(self, q: EventQuery, group_by: EventGroupBy) -> dict[str, int]:
+        return history_sql.aggregate_events(self.select, self._db, q, group_by)
 
     def get(self, event_id: uuid.UUID) -> Event | None:
-        rows = self._rows(sql.get_sql(self._db, event_id, sql_literal))
-        return sql.parse_payload(str(rows[0][0])) if rows else None
+        payload = history_sql.get_event_payload(self.select, self._db, event_id)
+        return sql.parse_payload(payload) if payload is not None else None
 
     def count_by_type(self, camera_id: str | None = None) -> dict[str, int]:
-        rows = self._rows(sql.count_by_type_sql(self._db, camera_id, sql_literal))
-        return {str(t): int(n) for t, n in rows}
+        return self.aggregate(EventQuery(camera_id=camera_id), "type")
 
     def insert_readings(self, readings: Sequence[SensorReading]) -> int:
         """One INSERT for the batch; a reading of the same sensor and ts_ms replaces the earlier one."""

@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from events.ports import EventPage, EventQuery, StoreError
+from events.ports import EventGroupBy, EventPage, EventQuery, StoreError
 from events.schema import Event
 from events.sensors import ReadingQuery, SensorReading
-from events.store import readings_sql, sql
+from events.store import history_sql, readings_sql, sql
 from events.store.runner import SqlBuilder
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class ClickHouseStore:
         query_timeout_s: float = 60.0,
         retention_days: int | None = None,
         max_limit: int = 10_000,
+        scan_windows_ms: Sequence[int] = history_sql.DEFAULT_SCAN_WINDOWS_MS,
     ) -> None:
         self._host = host
         self._port = port
@@ -55,6 +56,7 @@ class ClickHouseStore:
         self._query_timeout_s = query_timeout_s
         self._retention_days = retention_days
         self._max_limit = max_limit
+        self._scan_windows_ms = tuple(scan_windows_ms)
         self._local = threading.local()
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
@@ -146,6 +148,11 @@ class ClickHouseStore:
         self._execute(sql.create_database_sql(self._db))
         self._execute(sql.create_events_table_sql(self._db, self._features, self._retention_days))
         self._execute(readings_sql.create_readings_table_sql(self._db, self._features))
+        notice = sql.events_layout_notice(
+            str(self._execute(f"SHOW CREATE TABLE {self._db}.{sql.EVENTS_TABLE}")[0][0])
+        )
+        if notice is not None:
+            logger.warning("%s database %s: %s", self.address, self._db, notice)
         if self._retention_days is not None and not self._features.ttl:
             logger.warning(
                 "ClickHouse %s has no TTL: retention_days=%d is not applied (drop old partitions by hand)",
@@ -168,17 +175,24 @@ class ClickHouseStore:
 
     def query(self, q: EventQuery) -> EventPage:
         sql.check_query(q, self._max_limit)
-        rows = self._bound(sql.page_sql, q)
-        total = int(self._bound(sql.count_sql, q)[0][0])
-        return EventPage(events=[sql.parse_payload(str(r[0])) for r in rows], total=total)
+        return history_sql.query_events(
+            self.select,
+            self._db,
+            q,
+            now_ms=int(time.time() * 1000),
+            windows_ms=self._scan_windows_ms,
+            one_step=self._features.lazy_materialization,
+        )
+
+    def aggregate(self, q: EventQuery, group_by: EventGroupBy) -> dict[str, int]:
+        return history_sql.aggregate_events(self.select, self._db, q, group_by)
 
     def get(self, event_id: uuid.UUID) -> Event | None:
-        rows = self._bound(sql.get_sql, event_id)
-        return sql.parse_payload(str(rows[0][0])) if rows else None
+        payload = history_sql.get_event_payload(self.select, self._db, event_id)
+        return sql.parse_payload(payload) if payload is not None else None
 
     def count_by_type(self, camera_id: str | None = None) -> dict[str, int]:
-        rows = self._bound(sql.count_by_type_sql, camera_id)
-        return {str(t): int(n) for t, n in rows}
+        return self.aggregate(EventQuery(camera_id=camera_id), "type")
 
     def insert_readings(self, readings: Sequence[SensorReading]) -> int:
         """One INSERT for the batch; a reading of the same sensor and ts_ms replaces the earlier one."""

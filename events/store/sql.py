@@ -36,8 +36,16 @@ SqlValue = (
 )
 
 EVENTS_TABLE = "events"
+#: Rows per primary-key granule of new `events` tables (ClickHouse's default, 8192, suits scans, not pages).
+EVENTS_INDEX_GRANULARITY = 256
+#: Sort (= primary) key of new `events` tables: the UTC hour first (see `create_events_table_sql`).
+EVENTS_SORT_KEY = "intDiv(ts_ms, 3600000), camera_id, ts_ms, event_id"
+#: Pre-aggregated counts (modern servers): `count()` queries filtering and grouping by these use it.
+COUNTS_PROJECTION = "counts"
+COUNTS_PROJECTION_KEYS = ("type", "alert", "site_id", "camera_id")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)")
+_GRANULARITY = re.compile(r"index_granularity\s*=\s*(\d+)")
 #: str.translate table for ClickHouse string literals (quote, backslash and control characters).
 _STRING_ESCAPES = str.maketrans(
     {"\\": "\\\\", "'": "\\'", "\0": "\\0", "\b": "\\b", "\f": "\\f", "\r": "\\r", "\n": "\\n", "\t": "\\t"}
@@ -128,6 +136,14 @@ class ServerFeatures:
     def skip_indices(self) -> bool:
         return self.version >= (20, 1)  # bloom_filter indices without the experimental setting
 
+    @property
+    def projections(self) -> bool:
+        return self.version >= (24, 8)  # on ReplacingMergeTree: deduplicate_merge_projection_mode
+
+    @property
+    def lazy_materialization(self) -> bool:  # ORDER BY ... LIMIT reads other columns of the top rows only
+        return self.version >= (25, 4)
+
 
 def create_database_sql(database: str) -> str:
     return f"CREATE DATABASE IF NOT EXISTS {check_identifier(database)}"
@@ -165,9 +181,21 @@ EventRow = tuple[
 
 
 def create_events_table_sql(
-    database: str, features: ServerFeatures, retention_days: int | None = None
+    database: str,
+    features: ServerFeatures,
+    retention_days: int | None = None,
+    index_granularity: int = EVENTS_INDEX_GRANULARITY,
 ) -> str:
-    """The `events` table for this server version. ReplacingMergeTree + FINAL reads: no duplicate ids."""
+    """The `events` table for this server version.
+
+    ReplacingMergeTree: an id written twice (two sinks racing past the insert check) becomes one row
+    when parts merge; reads never serve it twice meanwhile (see history_sql). Sorted by hour, then
+    camera and time: the newest events of every camera sit together (the console's pages read a few
+    granules), one camera's day is 24 short ranges. Small granules: a page reads 50 payloads, each
+    costs a granule. Modern servers keep counts per (type, alert, site, camera) in a projection.
+    """
+    if index_granularity < 1:
+        raise ValueError(f"index_granularity must be >= 1, got {index_granularity}")
     columns = []
     for name, base_type, low_card in _COLUMNS:
         col_type = f"LowCardinality({base_type})" if low_card and features.low_cardinality else base_type
@@ -175,6 +203,11 @@ def create_events_table_sql(
         columns.append(f"    {name} {col_type}{codec}")
     if features.skip_indices:
         columns.append("    INDEX event_id_idx event_id TYPE bloom_filter GRANULARITY 4")
+    settings = [f"index_granularity = {int(index_granularity)}"]
+    if features.projections:
+        keys = ", ".join(COUNTS_PROJECTION_KEYS)
+        columns.append(f"    PROJECTION {COUNTS_PROJECTION} (SELECT {keys}, count() GROUP BY {keys})")
+        settings.append("deduplicate_merge_projection_mode = 'rebuild'")  # counts stay exact after merges
     ts = "toDateTime(intDiv(ts_ms, 1000), 'UTC')"
     lines = [
         f"CREATE TABLE IF NOT EXISTS {check_identifier(database)}.{EVENTS_TABLE} (",
@@ -182,14 +215,28 @@ def create_events_table_sql(
         ")",
         "ENGINE = ReplacingMergeTree",
         f"PARTITION BY toYYYYMM({ts})",
-        "ORDER BY (camera_id, ts_ms, event_id)",
+        f"ORDER BY ({EVENTS_SORT_KEY})",
     ]
     if retention_days is not None:
         if retention_days < 1:
             raise ValueError(f"retention_days must be >= 1, got {retention_days}")
         if features.ttl:
             lines.append(f"TTL {ts} + INTERVAL {int(retention_days)} DAY")
+    lines.append(f"SETTINGS {', '.join(settings)}")
     return "\n".join(lines)
+
+
+def events_layout_notice(create_table: str, index_granularity: int = EVENTS_INDEX_GRANULARITY) -> str | None:
+    """A notice for an `events` table (its SHOW CREATE TABLE text) made before the hour-sorted,
+    small-granule layout: it works, but history pages read more (recreate it and copy the rows)."""
+    m = _GRANULARITY.search(create_table)
+    found = int(m.group(1)) if m else 8192
+    if found <= index_granularity and EVENTS_SORT_KEY in create_table:
+        return None
+    return (
+        f"the events table predates the history layout (ORDER BY ({EVENTS_SORT_KEY}), granules of "
+        f"{index_granularity}; it has {found}): history pages read more (recreate it, copy the rows)"
+    )
 
 
 def event_row(event: Event) -> EventRow:
@@ -247,43 +294,6 @@ def check_query(q: EventQuery, max_limit: int) -> None:
         raise InvalidQueryError(f"offset must be >= 0, got {q.offset}")
     if q.since_ms is not None and q.until_ms is not None and q.since_ms > q.until_ms:
         raise InvalidQueryError(f"since_ms ({q.since_ms}) is after until_ms ({q.until_ms})")
-
-
-def _where(q: EventQuery, bind: Binder) -> str:
-    """Filters of an EventQuery; the time window is inclusive at both ends."""
-    conds = []
-    if q.camera_id is not None:
-        conds.append(f"camera_id = {bind(q.camera_id)}")
-    if q.types:
-        conds.append(f"type IN {bind(tuple(str(t) for t in dict.fromkeys(q.types)))}")
-    if q.since_ms is not None:
-        conds.append(f"ts_ms >= {bind(q.since_ms)}")
-    if q.until_ms is not None:
-        conds.append(f"ts_ms <= {bind(q.until_ms)}")
-    if q.alerts_only:
-        conds.append("alert = 1")
-    return f" WHERE {' AND '.join(conds)}" if conds else ""
-
-
-def page_sql(database: str, q: EventQuery, bind: Binder) -> str:
-    """Payloads of one page, newest first (ties broken by event_id so pages never overlap)."""
-    return (
-        f"SELECT payload FROM {database}.{EVENTS_TABLE} FINAL{_where(q, bind)} "
-        f"ORDER BY ts_ms DESC, event_id DESC LIMIT {int(q.limit)} OFFSET {int(q.offset)}"
-    )
-
-
-def count_sql(database: str, q: EventQuery, bind: Binder) -> str:
-    return f"SELECT count() FROM {database}.{EVENTS_TABLE} FINAL{_where(q, bind)}"
-
-
-def get_sql(database: str, event_id: uuid.UUID, bind: Binder) -> str:
-    return f"SELECT payload FROM {database}.{EVENTS_TABLE} FINAL WHERE event_id = {bind(event_id)} LIMIT 1"
-
-
-def count_by_type_sql(database: str, camera_id: str | None, bind: Binder) -> str:
-    where = "" if camera_id is None else f" WHERE camera_id = {bind(camera_id)}"
-    return f"SELECT type, count() FROM {database}.{EVENTS_TABLE} FINAL{where} GROUP BY type ORDER BY type"
 
 
 def parse_payload(payload: str) -> Event:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from events.ports import EventQuery
+from events.auth import CameraScope
+from events.ports import EventCursor, EventGroupBy, EventPage, EventQuery
 from events.schema import (
     Event,
     ModelRef,
@@ -116,9 +117,15 @@ def sample_events() -> list[Event]:
     ]
 
 
+def engine_order_key(event: Event) -> tuple[int, int, int]:
+    """The page order's sort key as ClickHouse (chDB and 18.16 alike) sorts it: ts_ms, then the UUID
+    compared by its low 64 bits before its high 64 bits (not the order of its text)."""
+    return event.ts_ms, event.event_id.int & (2**64 - 1), event.event_id.int >> 64
+
+
 def newest_first(events: Iterable[Event]) -> list[Event]:
-    """The order stores return: ts_ms descending, ties by event_id descending."""
-    return sorted(events, key=lambda e: (e.ts_ms, str(e.event_id)), reverse=True)
+    """The order stores return: ts_ms descending, ties by event_id descending (as the engine orders UUIDs)."""
+    return sorted(events, key=engine_order_key, reverse=True)
 
 
 def counts_by_type(events: Iterable[Event], camera_id: str | None = None) -> dict[str, int]:
@@ -146,12 +153,127 @@ STORE_QUERIES = [
 ]
 
 
-def matches(e: Event, q: EventQuery) -> bool:
-    """Reference filter for `EventStore.query` (time bounds inclusive)."""
+#: Free text that would break naive quoting, LIKE patterns or the query itself: matched literally.
+HOSTILE_TEXTS = [
+    "it's",
+    "100%",
+    "_",
+    "back\\slash",
+    "'; DROP TABLE anfang.events; --",
+    "') OR 1=1 OR ('",
+    "%(p0)s {x:String} ?",
+    "\0nul",
+    "京A·12345",
+    "GATE",
+]
+
+#: History cameras: cam-1 and cam-2 at site north, cam-3 at south, cam-4 at east.
+HISTORY_SITES = {"cam-1": "north", "cam-2": "north", "cam-3": "south", "cam-4": "east"}
+
+
+def with_attributes(event: Event, event_type: str, **attributes: object) -> Event:
+    """`event` as another (possibly unknown) type with free-form attributes."""
+    data = event.model_dump(mode="json")
+    data.update(type=event_type, attributes={"type": event_type, **attributes})
+    return Event.model_validate(data)
+
+
+def history_events() -> list[Event]:
+    """50 events over 16 hours, 4 cameras at 3 sites, 2 types x 2 rules each, people and cars, every
+    third an alert; plus 2 notes whose attributes hold text that breaks naive SQL (newest)."""
+    events = []
+    for i in range(48):
+        camera_id = f"cam-{1 + i % 4}"
+        event_type = "zone_intrusion" if i % 3 else "line_crossing"
+        event = build_event(
+            ts_ms=BASE_TS_MS + i * 20 * 60_000,
+            camera_id=camera_id,
+            site_id=HISTORY_SITES[camera_id],
+            event_type=event_type,
+            alert=i % 3 == 1,
+            track_id=i,
+            label="car" if i % 5 == 0 else "person",
+            rule_id=f"{event_type}-{i % 2}",
+            dwell_s=float(i),
+            direction="in" if i % 2 else "out",
+        )
+        events.append(event)
+    for k, text in enumerate(["it's 100% \\ 'quoted' _x_", "京A·12345 at the Gate"]):
+        base = build_event(ts_ms=BASE_TS_MS + (48 + k) * 20 * 60_000, camera_id="cam-3", site_id="south")
+        events.append(with_attributes(base, "note", text=text, seq=k))
+    return events
+
+
+#: History queries over `history_events()`, checked against `reference_page` / `reference_aggregate`.
+HISTORY_QUERIES = [
+    EventQuery(cameras=("cam-1", "cam-3")),
+    EventQuery(cameras=("cam-1", "cam-3"), camera_id="cam-3"),
+    EventQuery(cameras=("cam-1",), camera_id="cam-3"),
+    EventQuery(scope=CameraScope(sites=("north",))),
+    EventQuery(scope=CameraScope(cameras=("cam-4",), sites=("south",))),
+    EventQuery(scope=CameraScope(cameras=("cam-9",))),
+    EventQuery(scope=CameraScope()),
+    EventQuery(rule_ids=("zone_intrusion-1",)),
+    EventQuery(labels=("car",), alerts_only=True),
+    EventQuery(labels=("car", "person"), rule_ids=("line_crossing-0", "zone_intrusion-0")),
+    EventQuery(text="gate"),
+    EventQuery(text='"direction":"OUT"'),
+    EventQuery(text="dwell_s"),
+    EventQuery(types=("note",), text="quoted"),
+    EventQuery(limit=4, offset=5, scope=CameraScope(sites=("north", "east")), types=("zone_intrusion",)),
+    EventQuery(since_ms=BASE_TS_MS + 3 * 3_600_000, until_ms=BASE_TS_MS + 9 * 3_600_000, labels=("person",)),
+    EventQuery(limit=3, with_total=False),
+] + [EventQuery(text=t) for t in HOSTILE_TEXTS]
+
+
+#: (status, assignee) of an alert's latest state, by event id; absent = never acted on ("new", nobody).
+AlertStates = Mapping[uuid.UUID, tuple[str, str | None]]
+
+
+def matches(e: Event, q: EventQuery, states: AlertStates | None = None) -> bool:
+    """Reference filter for `EventStore.query` (time bounds inclusive; paging and cursor ignored)."""
+    status, assignee = (states or {}).get(e.event_id, ("new", None))
     return (
         (q.camera_id is None or e.camera_id == q.camera_id)
+        and (not q.cameras or e.camera_id in q.cameras)
+        and (q.scope is None or q.scope.allows(e.camera_id, e.site_id))
         and (not q.types or e.type in q.types)
+        and (not q.rule_ids or e.rule_id in q.rule_ids)
+        and (not q.labels or e.label in q.labels)
         and (q.since_ms is None or e.ts_ms >= q.since_ms)
         and (q.until_ms is None or e.ts_ms <= q.until_ms)
         and (not q.alerts_only or e.alert)
+        and (not q.text or q.text.lower() in e.attributes.model_dump_json().lower())
+        and (not q.statuses or status in q.statuses)
+        and (q.assignee is None or assignee == q.assignee)
     )
+
+
+def _before(e: Event, cursor: EventCursor) -> bool:
+    """Whether `e` comes after the cursor in the page order (strictly older)."""
+    c = cursor.event_id.int
+    return engine_order_key(e) < (cursor.ts_ms, c & (2**64 - 1), c >> 64)
+
+
+def reference_page(events: Iterable[Event], q: EventQuery, states: AlertStates | None = None) -> EventPage:
+    """Reference for `EventStore.query`: the page, its total (or -1) and the cursor of the next page."""
+    hits = newest_first(e for e in events if matches(e, q, states))
+    rest = [e for e in hits if q.after is None or _before(e, q.after)][q.offset :]
+    page = rest[: q.limit]
+    more = len(rest) > q.limit
+    cursor = EventCursor(page[-1].ts_ms, page[-1].event_id) if more and page else None
+    return EventPage(events=page, total=len(hits) if q.with_total else -1, next_cursor=cursor)
+
+
+def reference_aggregate(
+    events: Iterable[Event], q: EventQuery, group_by: EventGroupBy, states: AlertStates | None = None
+) -> dict[str, int]:
+    """Reference for `EventStore.aggregate`: counts per type, camera or UTC hour start (epoch ms as text)."""
+    counts: dict[str, int] = {}
+    for e in events:
+        if matches(e, q, states):
+            key = {"type": e.type, "camera": e.camera_id, "hour": str(e.ts_ms // 3_600_000 * 3_600_000)}[
+                group_by
+            ]
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from events.bus.inproc import InProcessBus
-from events.ports import BusError, ConsumedBatch, DeadLetter, EventPage, EventQuery, StoreError
+from events.ports import BusError, ConsumedBatch, DeadLetter, EventGroupBy, EventPage, EventQuery, StoreError
 from events.schema import Event
 from events.sink import SinkStats, run_sink
 from events.store.chdb_store import ChdbStore
@@ -77,6 +77,9 @@ class FakeStore:
         return self.rows.get(event_id)
 
     def count_by_type(self, camera_id: str | None = None) -> dict[str, int]:
+        raise NotImplementedError
+
+    def aggregate(self, q: EventQuery, group_by: EventGroupBy) -> dict[str, int]:
         raise NotImplementedError
 
     def close(self) -> None:

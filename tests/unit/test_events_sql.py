@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,9 +11,12 @@ from typing import Any
 
 import pytest
 
-from events.ports import EventQuery
-from events.store import sql
+from events.auth import CameraScope
+from events.ports import EventCursor, EventQuery
+from events.schema import Event
+from events.store import history_sql, sql
 from events.store.sql import DriverParams, InvalidQueryError, ServerFeatures, SqlValue, sql_literal
+from tests.unit.events_samples import make_event
 
 UID = uuid.UUID("6f1c2a44-5b0e-4d7e-9a57-0a4e1f3b8c11")
 
@@ -100,14 +104,136 @@ def test_tuple_literal_works_for_in_and_list_as_array(chdb_conn: Any) -> None:
 
 def test_driver_params_collects_values_behind_placeholders() -> None:
     bind = DriverParams()
-    query = sql.count_sql(
-        "anfang", EventQuery(camera_id="c'1", since_ms=5, until_ms=9, alerts_only=True), bind
+    query = history_sql.count_sql(
+        "anfang", EventQuery(camera_id="c'1", since_ms=5, until_ms=7_200_001, alerts_only=True), bind
     )
     assert query == (
-        "SELECT count() FROM anfang.events FINAL WHERE camera_id = %(p0)s AND ts_ms >= %(p1)s "
-        "AND ts_ms <= %(p2)s AND alert = 1"
+        "SELECT count() FROM anfang.events WHERE camera_id = %(p0)s AND ts_ms >= %(p1)s "
+        "AND intDiv(ts_ms, 3600000) >= %(p2)s AND ts_ms <= %(p3)s AND intDiv(ts_ms, 3600000) <= %(p4)s "
+        "AND alert = 1"
     )
-    assert bind.params == {"p0": "c'1", "p1": 5, "p2": 9}
+    assert bind.params == {"p0": "c'1", "p1": 5, "p2": 0, "p3": 7_200_001, "p4": 2}
+
+
+EVIL = "x' OR 1=1 --"
+
+
+def test_every_history_filter_value_is_bound_never_inlined() -> None:
+    q = EventQuery(
+        camera_id=EVIL,
+        cameras=(EVIL, "b"),
+        scope=CameraScope(sites=("north",), cameras=("cam-9",)),
+        types=("zone_intrusion",),
+        rule_ids=(EVIL,),
+        labels=(EVIL,),
+        text=EVIL,
+        since_ms=1,
+        until_ms=2,
+        after=EventCursor(2, UID),
+    )
+    bind = DriverParams()
+    query = history_sql.keys_sql("anfang", q, bind, lower_ms=0, rows=11)
+    assert EVIL not in query and "north" not in query and str(UID) not in query
+    assert EVIL in bind.params.values() and (EVIL, "b") in bind.params.values()
+    assert "(site_id IN %(p2)s OR camera_id IN %(p3)s)" in query
+    assert re.search(r"positionCaseInsensitiveUTF8\(attributes, %\(p\d+\)s\) > 0", query)
+    assert "event_id < toUUID(%(p" in query and query.endswith("ORDER BY ts_ms DESC, event_id DESC LIMIT 11")
+
+
+def test_offset_pages_drop_repeats_in_sql() -> None:
+    query = history_sql.keys_sql("db", EventQuery(offset=40, limit=5), sql_literal, lower_ms=None, rows=6)
+    assert query.endswith("ORDER BY ts_ms DESC, event_id DESC LIMIT 1 BY event_id LIMIT 40, 6")
+
+
+NOW = 1_000 * history_sql.DAY_MS
+H, D = history_sql.HOUR_MS, history_sql.DAY_MS
+
+
+@pytest.mark.parametrize(
+    ("q", "bounds"),
+    [
+        (EventQuery(), [NOW - H, NOW - D, None]),
+        (EventQuery(until_ms=NOW - 5 * D), [NOW - 5 * D - H, NOW - 6 * D, None]),
+        (EventQuery(after=EventCursor(NOW - 2 * D, UID), until_ms=NOW), [NOW - 2 * D - H, NOW - 3 * D, None]),
+        (EventQuery(since_ms=NOW - 3 * H), [NOW - H, None]),
+        (EventQuery(since_ms=NOW - H), [None]),
+        (EventQuery(until_ms=NOW + 9 * D), [NOW - H, NOW - D, None]),
+    ],
+)
+def test_scan_windows_widen_from_the_anchor_and_stop_at_since(
+    q: EventQuery, bounds: list[int | None]
+) -> None:
+    assert history_sql.scan_bounds(q, NOW, [D, H]) == bounds
+
+
+class ScriptedSelect:
+    """A `Select` answering key queries with `key_rows[i]` for the i-th, payload queries from `payloads`."""
+
+    def __init__(self, key_rows: list[list[tuple[str, int, uuid.UUID]]], events: list[Event]) -> None:
+        self.key_rows = key_rows
+        self.payloads = {e.event_id: e.model_dump_json() for e in events}
+        self.queries: list[str] = []
+
+    def __call__(self, build: Callable[[Any], str]) -> list[tuple[Any, ...]]:
+        query = build(sql_literal)
+        self.queries.append(query)
+        if query.startswith("SELECT camera_id, ts_ms, event_id"):
+            return list(self.key_rows[len([q for q in self.queries if q.startswith("SELECT camera_id")]) - 1])
+        if query.startswith("SELECT event_id, payload"):
+            return [(str(i), p) for i, p in self.payloads.items() if str(i) in query]
+        return [(len(self.payloads),)]
+
+
+def _keys(events: list[Event]) -> list[tuple[str, int, uuid.UUID]]:
+    return [(e.camera_id, e.ts_ms, e.event_id) for e in events]
+
+
+def test_a_short_window_widens_and_a_full_one_ends_the_search() -> None:
+    events = [make_event(i) for i in range(6)][::-1]
+    select = ScriptedSelect([_keys(events[:2]), _keys(events[:4])], events)
+    page = history_sql.query_events(select, "db", EventQuery(limit=3), now_ms=NOW, windows_ms=[H, D])
+    keys = [q for q in select.queries if q.startswith("SELECT camera_id")]
+    assert [f"ts_ms >= {NOW - H}" in keys[0], f"ts_ms >= {NOW - D}" in keys[1], len(keys)] == [True, True, 2]
+    assert page.events == events[:3] and page.total == 6
+    assert page.next_cursor == EventCursor(events[2].ts_ms, events[2].event_id)
+
+
+def test_repeated_ids_are_dropped_and_more_rows_fetched() -> None:
+    events = [make_event(i) for i in range(5)][::-1]
+    twice = [events[0], events[0], events[1], events[1], events[2], events[2]]
+    select = ScriptedSelect([_keys(twice[:3]), _keys(twice)], events)
+    q = EventQuery(limit=2, with_total=False)
+    page = history_sql.query_events(select, "db", q, now_ms=NOW, windows_ms=[])
+    assert page.events == events[:2] and page.total == -1
+    assert page.next_cursor == EventCursor(events[1].ts_ms, events[1].event_id)
+    assert [q.split("LIMIT ")[-1] for q in select.queries if q.startswith("SELECT camera_id")] == ["3", "6"]
+
+
+def test_the_last_page_has_no_cursor() -> None:
+    events = [make_event(i) for i in range(2)][::-1]
+    select = ScriptedSelect([_keys(events)], events)
+    page = history_sql.query_events(select, "db", EventQuery(limit=2), now_ms=NOW, windows_ms=[])
+    assert (page.events, page.next_cursor) == (events, None)
+
+
+NEW_ORDER = f"ORDER BY ({sql.EVENTS_SORT_KEY})"
+OLD_ORDER = "ORDER BY (camera_id, ts_ms, event_id)"
+
+
+@pytest.mark.parametrize(
+    ("ddl", "notice"),
+    [
+        (f"{OLD_ORDER} SETTINGS index_granularity = 8192", True),
+        (OLD_ORDER, True),
+        (f"{OLD_ORDER} SETTINGS index_granularity = 256", True),
+        (f"{NEW_ORDER} SETTINGS index_granularity = 8192", True),
+        (f"{NEW_ORDER} SETTINGS index_granularity = 256", False),
+        (sql.create_events_table_sql("db", ServerFeatures((18, 16))), False),
+        (sql.create_events_table_sql("db", ServerFeatures((26, 9))), False),
+    ],
+)
+def test_old_layouts_get_a_notice(ddl: str, notice: bool) -> None:
+    assert (sql.events_layout_notice(ddl) is not None) is notice
 
 
 @pytest.mark.parametrize(
@@ -124,15 +250,26 @@ def test_unparsable_server_version_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("version", "modern"),
-    [((18, 16), False), ((19, 1), False), ((20, 3), True), ((26, 9), True)],
+    [((18, 16), False), ((19, 1), False), ((20, 3), True), ((24, 8), True), ((26, 9), True)],
 )
 def test_ddl_adapts_to_the_server_version(version: tuple[int, int], modern: bool) -> None:
     ddl = sql.create_events_table_sql("anfang", ServerFeatures(version), retention_days=30)
     assert ("LowCardinality(String)" in ddl) is modern
     assert ("CODEC(ZSTD" in ddl) is modern
     assert ("TYPE bloom_filter" in ddl) is modern
+    projection = version >= (24, 8)
+    assert (
+        "PROJECTION counts (SELECT type, alert, site_id, camera_id, count() GROUP BY" in ddl
+    ) is projection
+    assert ("deduplicate_merge_projection_mode = 'rebuild'" in ddl) is projection
     assert ("TTL " in ddl) is modern
-    for must in ("ReplacingMergeTree", "ORDER BY (camera_id, ts_ms, event_id)", "Nullable(Int64)", "UUID"):
+    for must in (
+        "ReplacingMergeTree",
+        "ORDER BY (intDiv(ts_ms, 3600000), camera_id, ts_ms, event_id)",
+        "Nullable(Int64)",
+        "UUID",
+        f"SETTINGS index_granularity = {sql.EVENTS_INDEX_GRANULARITY}",
+    ):
         assert must in ddl
     assert "DateTime64" not in ddl and "JSON" not in ddl.replace("payload", "")
 
