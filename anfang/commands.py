@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+from anfang.api_wiring import ApiServices, announce_demo_sign_in, build_api_services
 from anfang.settings import Settings
 from anfang.wiring import (
     build_supervisor,
@@ -32,7 +33,9 @@ from anfang.wiring import (
     summarise,
     validate_camera,
 )
+from api.access_log import install_token_redaction
 from api.sensor_services import SensorService
+from events.bus.broadcast import BroadcastingPublisher, EventBroadcaster
 from events.cameras import CameraFeed, CameraRegistry, HealthView, HeartbeatPublisher
 from events.ports import EventPublisher, EventQuery, EventStore
 from pipelines.config import AppConfig, load_config
@@ -70,6 +73,7 @@ class ApiParts:
     health: HealthView | None = None
     readiness: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     sensors: SensorService | None = None
+    services: ApiServices | None = None  # sign-in, audit, alert state, live feed
 
 
 class ApiServer:
@@ -94,8 +98,11 @@ class ApiServer:
             readiness_checks={"store": lambda: _store_error(store), **parts.readiness},
             event_types=event_types_for_api(),
             sensors=parts.sensors,
+            **(parts.services.app_kwargs() if parts.services is not None else {}),
         )
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        # permessage-deflate costs the live feed half its throughput for small JSON frames
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False)
+        install_token_redaction()  # after uvicorn configured its loggers: no ?token= in any log line
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
         self.url = f"http://{host}:{port}"
@@ -179,11 +186,19 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
     seed_registry(registry, config, reseed=reseed)
     health = make_inprocess_health(settings)
     sensors = start_sensors(settings, store, config, reseed=reseed)
-    parts = ApiParts(cameras=registry, health=health, sensors=sensors.service)
-    api = None if once else _api_server_or_close(store, settings, parts, sensors.close)
-    publisher, stop_sink = start_embedded_sink(store, settings)
-    if api is not None:
+    broadcaster = EventBroadcaster()
+    services = None
+    if not once:
+        services = build_api_services(
+            settings, store, process="demo", registry=registry, broadcaster=broadcaster
+        )
+    parts = ApiParts(cameras=registry, health=health, sensors=sensors.service, services=services)
+    api = None if once else _api_server_or_close(store, settings, parts, _closing(sensors.close, services))
+    bus_publisher, stop_sink = start_embedded_sink(store, settings)
+    publisher = BroadcastingPublisher(bus_publisher, broadcaster)  # the live feed sees what the bus gets
+    if api is not None and services is not None:
         api.start()
+        announce_demo_sign_in(services, api.url)
     try:
         code = _run_supervised(
             config,
@@ -201,9 +216,22 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
     logger.info("stored: %s", store.count_by_type())
     if api is not None:
         api.stop()
+    if services is not None:
+        services.close()
     registry.close()
     store.close()
     return code
+
+
+def _closing(close: Callable[[], None], services: ApiServices | None) -> Callable[[], None]:
+    """`close`, then the API services' threads (when the API server cannot be built)."""
+
+    def both() -> None:
+        close()
+        if services is not None:
+            services.close()
+
+    return both
 
 
 def pipeline(settings: Settings, *, start_ts_ms: int | None, once: bool = False, reseed: bool = False) -> int:
@@ -271,12 +299,16 @@ def api(settings: Settings) -> int:
         health = make_health_view(settings)
         readiness["bus"] = lambda: _bus_error(settings)
     sensors = start_sensors(settings, store)
-    parts = ApiParts(cameras=registry, health=health, readiness=readiness, sensors=sensors.service)
-    server = _api_server_or_close(store, settings, parts, sensors.close)
+    services = build_api_services(settings, store, process="api", registry=registry)
+    parts = ApiParts(
+        cameras=registry, health=health, readiness=readiness, sensors=sensors.service, services=services
+    )
+    server = _api_server_or_close(store, settings, parts, _closing(sensors.close, services))
     server.start()
     while not stop.wait(0.5):
         pass
     server.stop()
+    services.close()
     sensors.close()
     if health is not None:
         health.close()

@@ -42,12 +42,22 @@ from pipelines.worker import CameraStats
 if TYPE_CHECKING:
     from events.bus.kafka_bus import KafkaDeadLetterPublisher
     from events.registry.inproc_health import InProcessHealth
+    from events.store.chdb_store import ChdbStore
+    from events.store.clickhouse_store import ClickHouseStore
 
 logger = logging.getLogger(__name__)
 
 
 def make_store(settings: Settings) -> EventStore:
-    store: EventStore
+    """The store, its tables created when missing."""
+    store = open_store(settings)
+    store.ensure_schema()
+    return store
+
+
+def open_store(settings: Settings) -> ChdbStore | ClickHouseStore:
+    """The store the services use (chDB under the data folder, or the ClickHouse server), as it is."""
+    store: ChdbStore | ClickHouseStore
     if settings.mode == "embedded":
         from events.store.chdb_store import ChdbStore
 
@@ -63,7 +73,6 @@ def make_store(settings: Settings) -> EventStore:
             password=settings.clickhouse_password,
             connect_timeout_s=settings.connect_timeout_s,
         )
-    store.ensure_schema()
     return store
 
 

@@ -17,22 +17,30 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from api import camera_services, sensor_services, services
+from api import alert_services, camera_services, sensor_services, services
+from api.auth.service import AuthService
 from api.camera_schemas import camera_spec_components
 from api.config import ApiConfig
 from api.deps import ApiContext, AuthUnavailableError, BodyTooLargeError, ForbiddenError
+from api.live_services import LiveHub
 from api.metrics import RequestMetricsMiddleware, build_metrics
 from api.principal import AuthenticationError, Authenticator
 from api.readiness import ReadinessCheck, ReadinessProbe
 from api.redaction import is_secret_key, redact_text
 from api.routes import alerts, console, events
+from api.routes import audit as audit_routes
+from api.routes import auth as auth_routes
 from api.routes import cameras as camera_routes
 from api.routes import event_types as event_types_routes
 from api.routes import health as health_routes
+from api.routes import live as live_routes
 from api.routes import metrics as metrics_routes
 from api.routes import sensors as sensor_routes
+from api.routes import users as user_routes
 from api.schemas import EventTypeOut
-from events.audit import AuditSink
+from events.alert_state import AlertStateStore, IllegalTransitionError, StateConflictError
+from events.audit import AuditLogReader, AuditSink
+from events.bus.broadcast import EventBroadcaster
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView, RegistryError
 from events.ports import EventStore, StoreError
 
@@ -55,6 +63,11 @@ _STATUS_BY_ERROR: dict[type[Exception], int] = {
     sensor_services.SensorScopeError: 403,
     sensor_services.SensorsDisabledError: 503,
     sensor_services.SensorUnavailableError: 503,
+    **live_routes.ERROR_STATUS,
+    IllegalTransitionError: 409,
+    StateConflictError: 409,
+    alert_services.AlertsDisabledError: 503,
+    **audit_routes.ERROR_STATUS,
 }
 
 
@@ -75,6 +88,11 @@ def create_app(
     sensors: sensor_services.SensorService | None = None,
     authenticator: Authenticator | None = None,
     audit: AuditSink | None = None,
+    auth_service: AuthService | None = None,
+    audit_log: AuditLogReader | None = None,
+    broadcaster: EventBroadcaster | None = None,
+    alert_states: AlertStateStore | None = None,
+    rule_sops: Callable[[str, str], str] | None = None,
 ) -> FastAPI:
     """An API over `store`, serving snapshots from under `data_dir`. The caller owns every object it passes.
 
@@ -91,6 +109,15 @@ def create_app(
     - `authenticator`: turns a bearer credential into a `Principal`; without it every route but the
       public ones (health, readiness, the console page, the OpenAPI document) answers 503.
     - `audit`: where audit records go (sign-ins, changes, alert actions, exports, snapshot views).
+    - `auth_service`: sign-in (`/v1/auth`), users and API keys (`/v1/users`, `/v1/keys`); without it
+      those routes answer 503.
+    - `audit_log`: the trail read back for `/v1/audit` (often the same object as `audit`); without
+      it those routes answer 503.
+    - `broadcaster`: the bus broadcast behind the live feed `/v1/alerts/live`; without it that feed
+      answers 503 (WebSocket: close 1013).
+    - `alert_states`: the alerts' lifecycle rows (`/v1/alerts` states, actions); without it every
+      alert reads as new and actions answer 503.
+    - `rule_sops`: (camera_id, rule_id) -> the rule's SOP text, served with its alerts ("" without it).
     """
     config = config or ApiConfig()
     app = FastAPI(
@@ -115,6 +142,18 @@ def create_app(
         sensors=sensors,
         authenticator=authenticator,
         audit=audit,
+        auth_service=auth_service,
+        audit_log=audit_log,
+        alert_states=alert_states,
+        rule_sops=rule_sops,
+        live=None
+        if broadcaster is None
+        else LiveHub(
+            broadcaster,
+            queue_max=config.live_queue_max,
+            clients_max=config.live_clients_max,
+            sops=rule_sops,
+        ),
     )
     app.state.metrics = metrics = build_metrics(store, cameras, health)
     app.add_middleware(RequestMetricsMiddleware, histogram=metrics.request_duration)
@@ -124,17 +163,26 @@ def create_app(
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(CameraSpecError, _camera_spec_error)
+    for auth_error, auth_handler in auth_routes.ERROR_HANDLERS.items():
+        app.add_exception_handler(auth_error, auth_handler)
     for sensor_error, handler in sensor_routes.ERROR_HANDLERS.items():
         app.add_exception_handler(sensor_error, handler)
+    for history_error, history_handler in events.ERROR_HANDLERS.items():
+        app.add_exception_handler(history_error, history_handler)
     app.include_router(health_routes.router)
+    app.include_router(auth_routes.router)
+    app.include_router(user_routes.router)
     app.include_router(metrics_routes.router)
     app.include_router(camera_routes.router)
     app.include_router(sensor_routes.router)
     app.include_router(events.router)
     app.include_router(event_types_routes.router)
+    app.include_router(live_routes.router)  # before alerts: /live is not an event id
     app.include_router(alerts.router)
+    app.include_router(audit_routes.router)
     app.include_router(console.router)
     _publish_camera_schema(app, camera_schema)
+    events.publish_limit_settings(app, config)
     return app
 
 

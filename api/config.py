@@ -15,13 +15,38 @@ class ApiConfig(BaseModel):
         default=16 * 1024 * 1024, ge=1, description="largest snapshot file read into memory and served"
     )
     console_refresh_s: float = Field(
-        default=3.0, gt=0, description="how often the web console reloads alerts and camera states"
+        default=3.0,
+        gt=0,
+        description="how often the web console reloads camera states (alerts are pushed live)",
     )
     readiness_timeout_s: float = Field(
         default=2.0, gt=0, description="how long `/readyz` waits for each readiness check to answer"
     )
     camera_body_max_bytes: int = Field(
         default=1024 * 1024, ge=1, description="largest camera body accepted by POST/PUT /v1/cameras"
+    )
+    export_page_rows: int = Field(
+        default=5000,
+        ge=1,
+        le=10_000,
+        description="events read per store page (one CSV chunk / Parquet row group) by exports",
+    )
+    export_max_rows: int = Field(
+        default=1_000_000, ge=1, description="most events one export may hold (more: 422, narrow the range)"
+    )
+    live_queue_max: int = Field(
+        default=256, ge=1, description="events queued per live client; beyond it its oldest are dropped"
+    )
+    live_clients_max: int = Field(
+        default=500,
+        ge=1,
+        description="live feed clients (WebSocket + SSE) per API process; more get 503/1013",
+    )
+    live_ping_interval_s: float = Field(
+        default=15.0, gt=0, description="keepalive frame interval of the live feed"
+    )
+    live_send_timeout_s: float = Field(
+        default=10.0, gt=0, description="a live client that takes longer to accept a send is disconnected"
     )
 
     @model_validator(mode="after")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,13 +15,18 @@ from fastapi.exceptions import RequestValidationError
 from api import camera_services
 from api.camera_services import CamerasDisabledError, CameraValidator
 from api.config import ApiConfig
+from api.live_services import LiveHub
 from api.principal import AuthenticationError, Authenticator, Permission, Principal
 from api.readiness import ReadinessProbe
 from api.schemas import EventListParams, EventTypeOut
 from api.sensor_services import SensorsDisabledError, SensorService
-from events.audit import AuditOutcome, AuditRecord, AuditSink
+from events.alert_state import AlertStateStore
+from events.audit import AuditLogReader, AuditOutcome, AuditRecord, AuditSink
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView
 from events.ports import EventStore
+
+if TYPE_CHECKING:
+    from api.auth.service import AuthService
 
 
 class BodyTooLargeError(ValueError):
@@ -51,9 +57,14 @@ class ApiContext:
     sensors: SensorService | None = None
     authenticator: Authenticator | None = None
     audit: AuditSink | None = None
+    auth_service: AuthService | None = None  # sign-in, users and API keys (api/auth)
+    audit_log: AuditLogReader | None = None  # the trail for `/v1/audit` (query, verify)
+    live: LiveHub | None = None  # the live alert feed (None: no broadcaster in this process)
+    alert_states: AlertStateStore | None = None  # alert lifecycle rows (None: alerts read as new)
+    rule_sops: Callable[[str, str], str] | None = None  # (camera_id, rule_id) -> the rule's SOP text
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
     ctx = request.app.state.ctx
     if not isinstance(ctx, ApiContext):
         raise RuntimeError("app.state.ctx is not set: build the app with api.app.create_app")
@@ -61,17 +72,19 @@ def get_context(request: Request) -> ApiContext:
 
 
 ContextDep = Annotated[ApiContext, Depends(get_context)]
+# Dependencies that only read what is in memory are `async def`: FastAPI runs them inline instead of
+# handing each to the threadpool (a thread hop apiece; ~2 ms a request with a handful of them).
 
 
-def get_store(ctx: ContextDep) -> EventStore:
+async def get_store(ctx: ContextDep) -> EventStore:
     return ctx.store
 
 
-def get_data_dir(ctx: ContextDep) -> Path:
+async def get_data_dir(ctx: ContextDep) -> Path:
     return ctx.data_dir
 
 
-def get_config(ctx: ContextDep) -> ApiConfig:
+async def get_config(ctx: ContextDep) -> ApiConfig:
     return ctx.config
 
 
@@ -86,7 +99,7 @@ class ListRequest:
     limit: int
 
 
-def get_list_request(params: Annotated[EventListParams, Query()], config: ConfigDep) -> ListRequest:
+async def get_list_request(params: Annotated[EventListParams, Query()], config: ConfigDep) -> ListRequest:
     """Validates paging against the configured limits (a 422 naming the limit, like any bad parameter)."""
     limit = config.page_limit_default if params.limit is None else params.limit
     errors: list[dict[str, object]] = []
@@ -172,7 +185,7 @@ async def read_camera_body(request: Request, config: ConfigDep) -> CameraSpec:
 CameraBodyDep = Annotated[CameraSpec, Depends(read_camera_body)]
 
 
-def get_event_types(ctx: ContextDep) -> tuple[EventTypeOut, ...]:
+async def get_event_types(ctx: ContextDep) -> tuple[EventTypeOut, ...]:
     return ctx.event_types
 
 
@@ -257,7 +270,7 @@ class RequestAudit:
         )
 
 
-def get_audit(request: Request, ctx: ContextDep) -> RequestAudit:
+async def get_audit(request: Request, ctx: ContextDep) -> RequestAudit:
     return RequestAudit(sink=ctx.audit, source=client_address(request))
 
 

@@ -160,16 +160,26 @@ class RequestMetricsMiddleware:
             return
         status = 500  # an exception with no response sent is a server error
         started = time.perf_counter()
+        observed = False
+
+        def observe() -> None:
+            nonlocal observed
+            observed = True
+            route = getattr(scope.get("route"), "path", None)
+            labels = (scope["method"], route if isinstance(route, str) else UNMATCHED_ROUTE, str(status))
+            self.histogram.labels(*labels).observe(time.perf_counter() - started)
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                headers = dict(message.get("headers", ()))
+                if headers.get(b"content-type", b"").startswith(b"text/event-stream"):
+                    observe()  # an endless stream: its latency is the time to its first byte
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None)
-            labels = (scope["method"], route if isinstance(route, str) else UNMATCHED_ROUTE, str(status))
-            self.histogram.labels(*labels).observe(time.perf_counter() - started)
+            if not observed:
+                observe()

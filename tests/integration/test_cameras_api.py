@@ -20,12 +20,15 @@ import httpx
 import pytest
 import yaml
 
+from tests.integration.signin import bearer, create_api_key
 from tests.rtsp_fixtures import REPO, RtspCamera, free_port
 from tests.unit.detector_assets import ONNX_MODEL, require_model
 
 pytestmark = [pytest.mark.slow]
 T = TypeVar("T")
 SECRET = "s3cr3t-pw"
+#: Every request of this module, signed in with an admin API key once the demo's data folder exists.
+API = httpx.Client()
 
 
 def wait_for(predicate: Callable[[], T | None], timeout_s: float, what: str) -> T:
@@ -70,6 +73,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpro
         "ANFANG_SUPERVISOR__BACKOFF_MAX_S": "2",
         "PYTHONUNBUFFERED": "1",
     }
+    API.headers.update(bearer(create_api_key(env)))
     log = (tmp / "demo.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "anfang.cli", "demo", "--config", str(tmp / "c.yaml"), "--port", str(port)],
@@ -84,7 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpro
     def ready() -> bool:
         assert proc.poll() is None, (tmp / "demo.log").read_text()[-3000:]
         try:
-            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            return API.get(f"{base}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -99,7 +103,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subpro
 
 
 def camera(base: str, camera_id: str) -> dict[str, Any]:
-    r = httpx.get(f"{base}/v1/cameras/{camera_id}", timeout=5)
+    r = API.get(f"{base}/v1/cameras/{camera_id}", timeout=5)
     assert r.status_code == 200, r.text
     assert SECRET not in r.text
     data: dict[str, Any] = r.json()
@@ -107,9 +111,7 @@ def camera(base: str, camera_id: str) -> dict[str, Any]:
 
 
 def events(base: str, camera_id: str, kind: str) -> list[dict[str, Any]]:
-    r = httpx.get(
-        f"{base}/v1/events", params={"camera_id": camera_id, "type": kind, "limit": 500}, timeout=10
-    )
+    r = API.get(f"{base}/v1/events", params={"camera_id": camera_id, "type": kind, "limit": 500}, timeout=10)
     assert r.status_code == 200, r.text
     assert SECRET not in r.text
     items: list[dict[str, Any]] = r.json()["items"]
@@ -120,7 +122,7 @@ def test_add_update_delete_a_live_camera(demo: tuple[str, Any], servers: dict[st
     base, _ = demo
     spec = {"id": "live1", "uri": servers["plain"].uri, "analysis_fps": 2}
     added_at = time.monotonic()
-    r = httpx.post(f"{base}/v1/cameras", json=spec, timeout=10)
+    r = API.post(f"{base}/v1/cameras", json=spec, timeout=10)
     assert r.status_code == 201, r.text
     wait_for(lambda: camera(base, "live1")["frames_analysed"] > 0, 5, "first frames analysed")
     assert time.monotonic() - added_at <= 5.5
@@ -137,7 +139,7 @@ def test_add_update_delete_a_live_camera(demo: tuple[str, Any], servers: dict[st
         "min_dwell_s": 0,
         "cooldown_s": 1,
     }
-    r = httpx.put(
+    r = API.put(
         f"{base}/v1/cameras/live1", json={**spec, "zones": [whole_frame], "rules": [rule]}, timeout=10
     )
     assert r.status_code == 200, r.text
@@ -146,10 +148,10 @@ def test_add_update_delete_a_live_camera(demo: tuple[str, Any], servers: dict[st
     assert camera(base, "live1")["reconnects"] == 0
 
     # delete: nothing of it is analysed any more
-    r = httpx.delete(f"{base}/v1/cameras/live1", timeout=10)
+    r = API.delete(f"{base}/v1/cameras/live1", timeout=10)
     assert r.status_code == 204, r.text
     deleted_ms = int(time.time() * 1000)
-    assert httpx.get(f"{base}/v1/cameras/live1", timeout=5).status_code == 404
+    assert API.get(f"{base}/v1/cameras/live1", timeout=5).status_code == 404
     time.sleep(6)
     late = [e for e in events(base, "live1", "zone_intrusion") if e["ts_ms"] > deleted_ms + 1000]
     assert late == [], "frames of a deleted camera were still analysed"
@@ -176,7 +178,7 @@ def test_a_bad_camera_is_offline_with_its_cause(
         locked_host=f"127.0.0.1:{locked.port}",
         web=servers["web"],
     )
-    r = httpx.post(f"{base}/v1/cameras", json={"id": camera_id, "uri": uri}, timeout=10)
+    r = API.post(f"{base}/v1/cameras", json={"id": camera_id, "uri": uri}, timeout=10)
     assert r.status_code == 201, r.text
     assert SECRET not in r.text
     state = wait_for(
@@ -188,7 +190,7 @@ def test_a_bad_camera_is_offline_with_its_cause(
     offline = wait_for(lambda: events(base, camera_id, "camera_offline"), 10, "camera_offline stored")
     assert offline[0]["attributes"]["cause"] == cause and offline[0]["alert"]
     assert proc.poll() is None  # the worker keeps running
-    assert httpx.delete(f"{base}/v1/cameras/{camera_id}", timeout=10).status_code == 204
+    assert API.delete(f"{base}/v1/cameras/{camera_id}", timeout=10).status_code == 204
 
 
 @pytest.mark.parametrize(
@@ -211,7 +213,7 @@ def test_invalid_cameras_are_refused_with_the_field(
     demo: tuple[str, Any], body: dict[str, Any], status: int, fragment: str
 ) -> None:
     base, _ = demo
-    r = httpx.post(f"{base}/v1/cameras", json=body, timeout=10)
+    r = API.post(f"{base}/v1/cameras", json=body, timeout=10)
     assert r.status_code == status, r.text
     assert fragment in r.text
 
@@ -219,7 +221,7 @@ def test_invalid_cameras_are_refused_with_the_field(
 def test_a_duplicate_camera_id_is_a_conflict(demo: tuple[str, Any], servers: dict[str, Any]) -> None:
     base, _ = demo
     spec = {"id": "dup", "uri": servers["plain"].uri, "analysis_fps": 1}
-    assert httpx.post(f"{base}/v1/cameras", json=spec, timeout=10).status_code == 201
-    r = httpx.post(f"{base}/v1/cameras", json=spec, timeout=10)
+    assert API.post(f"{base}/v1/cameras", json=spec, timeout=10).status_code == 201
+    r = API.post(f"{base}/v1/cameras", json=spec, timeout=10)
     assert r.status_code == 409 and "dup" in r.text
-    assert httpx.delete(f"{base}/v1/cameras/dup", timeout=10).status_code == 204
+    assert API.delete(f"{base}/v1/cameras/dup", timeout=10).status_code == 204

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import LocalServers
+from tests.integration.signin import bearer, create_api_key
 from tests.rtsp_fixtures import REPO, RtspCamera, free_port
 from tests.unit.detector_assets import ONNX_MODEL, require_model
 
@@ -61,12 +62,15 @@ class Cluster:
             "ANFANG_KAFKA_WORKERS_GROUP": f"anfang-cams-{tag}-workers",
             "ANFANG_CLICKHOUSE_PORT": str(servers.clickhouse_port),
             "ANFANG_CLICKHOUSE_DATABASE": self.database,
+            "ANFANG_AUTH__JWT_SECRET": f"test-signing-key-{tag}-{os.getpid()}-cameras-distributed",
             "ANFANG_SUPERVISOR__HEARTBEAT_EVERY_S": "0.5",
             "ANFANG_HEALTH_STALE_AFTER_S": "3",
             "ANFANG_SINK_BATCH_WAIT_S": "0.2",
             "PYTHONUNBUFFERED": "1",
         }
         self.procs: dict[str, subprocess.Popen[str]] = {}
+        #: Signed in with an admin API key made by the CLI on the ClickHouse server before anything starts.
+        self.http = httpx.Client(headers=bearer(create_api_key(self.env)))
 
     def start(self, name: str, *args: str, **env: str) -> None:
         log = (self.tmp / f"{name}.log").open("w")
@@ -93,13 +97,13 @@ class Cluster:
 
     def cameras(self) -> dict[str, dict[str, Any]]:
         self.alive()
-        r = httpx.get(f"{self.base}/v1/cameras", timeout=10)
+        r = self.http.get(f"{self.base}/v1/cameras", timeout=10)
         assert r.status_code == 200, r.text
         return {c["id"]: c for c in r.json()["items"]}
 
     def events(self, camera_id: str, kind: str) -> list[dict[str, Any]]:
         params: dict[str, str | int] = {"camera_id": camera_id, "type": kind, "limit": 500}
-        r = httpx.get(f"{self.base}/v1/events", params=params, timeout=10)
+        r = self.http.get(f"{self.base}/v1/events", params=params, timeout=10)
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]
         return items
@@ -137,7 +141,7 @@ def test_two_workers_share_cameras_edited_through_the_api(cluster: Cluster) -> N
         ids = [f"cam{i}" for i in range(4)]
         for cam_id in ids:
             spec = {"id": cam_id, "uri": camera_server.uri, "analysis_fps": 1}
-            r = httpx.post(f"{cluster.base}/v1/cameras", json=spec, timeout=10)
+            r = cluster.http.post(f"{cluster.base}/v1/cameras", json=spec, timeout=10)
             assert r.status_code == 201, r.text
 
         def all_analysed() -> dict[str, dict[str, Any]] | None:
@@ -153,7 +157,7 @@ def test_two_workers_share_cameras_edited_through_the_api(cluster: Cluster) -> N
         whole = {"id": "all", "polygon_xy": [[0, 0], [1, 0], [1, 1], [0, 1]]}
         rule = {"id": "anyone", "type": "zone_intrusion", "zone": "all", "min_dwell_s": 0, "cooldown_s": 2}
         spec = {"id": "cam0", "uri": camera_server.uri, "analysis_fps": 1, "zones": [whole], "rules": [rule]}
-        r = httpx.put(f"{cluster.base}/v1/cameras/cam0", json=spec, timeout=10)
+        r = cluster.http.put(f"{cluster.base}/v1/cameras/cam0", json=spec, timeout=10)
         assert r.status_code == 200, r.text
         wait_for(
             lambda: cluster.events("cam0", "zone_intrusion"), 40, "the new zone fires (Kafka -> ClickHouse)"
@@ -173,7 +177,7 @@ def test_two_workers_share_cameras_edited_through_the_api(cluster: Cluster) -> N
         assert time.monotonic() - moved_at < 30
 
         # delete: gone from the registry, and nothing of it is analysed any more
-        assert httpx.delete(f"{cluster.base}/v1/cameras/cam0", timeout=10).status_code == 204
+        assert cluster.http.delete(f"{cluster.base}/v1/cameras/cam0", timeout=10).status_code == 204
         deleted_ms = int(time.time() * 1000)
         assert "cam0" not in cluster.cameras()
         time.sleep(6)
@@ -191,6 +195,6 @@ def test_two_workers_share_cameras_edited_through_the_api(cluster: Cluster) -> N
 def _ready(cluster: Cluster) -> bool:
     cluster.alive()
     try:
-        return httpx.get(f"{cluster.base}/readyz", timeout=2).status_code == 200
+        return cluster.http.get(f"{cluster.base}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from events.store.chdb_store import ChdbStore
+from tests.integration.signin import bearer, create_api_key
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS_DIR = Path(os.environ.get("ANFANG_DATA_DIR", REPO / "data")) / "models"
@@ -87,6 +88,7 @@ def _make_run(tmp: Path, mode: str) -> Run:
         "ANFANG_CLICKHOUSE_PORT": str(CLICKHOUSE_PORT),
         "ANFANG_CLICKHOUSE_DATABASE": run.database,
         "ANFANG_WORKER_ID": "test-worker",
+        "ANFANG_AUTH__JWT_SECRET": f"test-signing-key-{tag}-{uuid.uuid4().hex}",
         "PYTHONUNBUFFERED": "1",
     }
     return Run(run.data_dir, run.config, env, run.topic, run.database)
@@ -219,6 +221,7 @@ def test_clickhouse_holds_every_event_once(distributed: tuple[Run, list[dict[str
 def test_api_serves_events_and_snapshots(distributed: tuple[Run, list[dict[str, Any]]]) -> None:
     run, messages = distributed
     port = _free_port()
+    auth = bearer(create_api_key(run.env, role="auditor"))  # history and snapshots, read only
     api = subprocess.Popen(
         [*ANFANG, "api", "--port", str(port)],
         cwd=REPO,
@@ -242,7 +245,9 @@ def test_api_serves_events_and_snapshots(distributed: tuple[Run, list[dict[str, 
         items: list[dict[str, Any]] = []
         offset: int | None = 0
         while offset is not None:
-            page = httpx.get(f"{base}/v1/events", params={"limit": 100, "offset": offset}, timeout=10).json()
+            page = httpx.get(
+                f"{base}/v1/events", params={"limit": 100, "offset": offset}, headers=auth, timeout=10
+            ).json()
             items.extend(page["items"])
             offset = page["next_offset"]
         assert sorted(i["event_id"] for i in items) == sorted(
@@ -252,11 +257,11 @@ def test_api_serves_events_and_snapshots(distributed: tuple[Run, list[dict[str, 
             if item["type"].startswith("camera_"):  # health events carry no snapshot
                 assert item["snapshot"] is None
                 continue
-            r = httpx.get(f"{base}/v1/events/{item['event_id']}/snapshot", timeout=10)
+            r = httpx.get(f"{base}/v1/events/{item['event_id']}/snapshot", headers=auth, timeout=10)
             assert r.status_code == 200, r.text
             assert r.headers["content-type"] == "image/jpeg"
             assert hashlib.sha256(r.content).hexdigest() == item["snapshot"]["sha256"]
-        alerts = httpx.get(f"{base}/v1/alerts", params={"limit": 500}, timeout=10).json()
+        alerts = httpx.get(f"{base}/v1/alerts", params={"limit": 500}, headers=auth, timeout=10).json()
         assert alerts["total"] == sum(1 for i in items if i["alert"])
         assert httpx.get(f"{base}/", timeout=10).status_code == 200
     finally:

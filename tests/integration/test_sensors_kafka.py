@@ -29,7 +29,7 @@ from events.sensors import ReadingQuery, SensorRegistry, SensorSpec
 from events.store.clickhouse_store import ClickHouseStore
 from pipelines.sensors.runner import run_sensor_hub
 from tests.integration.conftest import LocalServers
-from tests.unit.api_fakes import FakeEventStore
+from tests.unit.api_fakes import FakeAuthenticator, FakeEventStore, bearer
 
 pytestmark = [
     pytest.mark.integration,
@@ -177,7 +177,8 @@ def _send_everything(
     # the API, distributed: validated, rate-limited, then on the topic (202 = acknowledged)
     sink = KafkaReadingPublisher(boot, topic)
     service = SensorService(registry, sink=sink, readings=store, limits=settings.sensors.ingest)
-    client = TestClient(create_app(FakeEventStore(), settings.data_dir, sensors=service))
+    app = create_app(FakeEventStore(), settings.data_dir, sensors=service, authenticator=FakeAuthenticator())
+    client = TestClient(app, headers=bearer("integrator"))
     answer = client.post(
         "/v1/sensors/gas-1/readings", json=[_reading(now_ms, -6, 80), _reading(now_ms, -5, 30)]
     )

@@ -25,9 +25,9 @@ from events.cameras import (
     CameraStatus,
     RegistryError,
 )
-from events.ports import EventPage, EventQuery, StoreError
+from events.ports import EventGroupBy, EventPage, EventQuery, StoreError
 from events.schema import Event, Snapshot
-from tests.unit.events_samples import build_event, counts_by_type, matches, newest_first
+from tests.unit.events_samples import build_event, counts_by_type, reference_aggregate, reference_page
 
 T0_MS = 1_795_000_000_000  # 2026-11-18T...Z
 
@@ -39,6 +39,7 @@ class FakeEventStore:
         self.events: dict[uuid.UUID, Event] = {}
         self.fail: str | None = None
         self.queries: list[EventQuery] = []
+        self.states: dict[uuid.UUID, tuple[str, str | None]] = {}  # alert (status, assignee) for filters
         self.insert(events)
 
     def _check(self) -> None:
@@ -57,8 +58,12 @@ class FakeEventStore:
     def query(self, q: EventQuery) -> EventPage:
         self._check()
         self.queries.append(q)
-        hits = newest_first(e for e in self.events.values() if matches(e, q))
-        return EventPage(events=hits[q.offset : q.offset + q.limit], total=len(hits))
+        return reference_page(self.events.values(), q, self.states)
+
+    def aggregate(self, q: EventQuery, group_by: EventGroupBy) -> dict[str, int]:
+        self._check()
+        self.queries.append(q)
+        return reference_aggregate(self.events.values(), q, group_by, self.states)
 
     def get(self, event_id: uuid.UUID) -> Event | None:
         self._check()
