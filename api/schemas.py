@@ -161,10 +161,6 @@ class EventOut(Event):
         return cls.model_validate({**event.__dict__, "snapshot_url": url})
 
 
-class AlertOut(EventOut):
-    """An event with `alert=true` (lifecycle state will sit beside it, not inside the event)."""
-
-
 class PageMeta(BaseModel):
     total: int = Field(ge=-1, description="matching items in all pages; -1 when with_total=false")
     limit: int = Field(ge=1)
@@ -177,10 +173,6 @@ class PageMeta(BaseModel):
 
 class EventPageOut(PageMeta):
     items: list[EventOut]
-
-
-class AlertPageOut(PageMeta):
-    items: list[AlertOut]
 
 
 class AggregateBucketOut(BaseModel):

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 
 from api import alert_services, services
 from api.alert_schemas import ActionModel, AlertDetailOut, AlertListOut, AlertOut
@@ -36,10 +36,11 @@ AlertBackendDep = Annotated[AlertBackend, Depends(get_alert_backend)]
 
 
 @router.get("", response_model=AlertListOut)
-def list_alerts(user: Reader, req: ListRequestDep, backend: AlertBackendDep) -> AlertListOut:
+def list_alerts(user: Reader, req: ListRequestDep, backend: AlertBackendDep) -> Response:
     """Alerts, newest first, with the filters of `/v1/events` (status and assignee among them), each with
     its lifecycle state and SOP."""
-    return alert_services.list_alerts(backend, req.params, limit=req.limit, scope=user.scope)
+    body = alert_services.list_alerts_json(backend, req.params, limit=req.limit, scope=user.scope)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/counts", response_model=AlertCountsOut)
