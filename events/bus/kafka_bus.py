@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -169,7 +170,6 @@ class KafkaEventConsumer:
         self._topic = topic
         try:
             self._consumer = KafkaConsumer(
-                topic,
                 bootstrap_servers=bootstrap,
                 group_id=group_id,
                 client_id=client_id,
@@ -178,6 +178,12 @@ class KafkaEventConsumer:
                 bootstrap_timeout_ms=max(1, int(timeout_s * 1000)),
                 max_poll_interval_ms=int(max_poll_interval_s * 1000),
             )
+            # Join the group only once the topic's partitions are known: a leader that assigns from
+            # metadata without them can end up with nothing assigned until the next rebalance.
+            deadline = time.monotonic() + timeout_s
+            while not self._consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self._consumer.subscribe([topic])
         except KafkaError as exc:
             raise _unreachable(bootstrap, exc) from exc
 

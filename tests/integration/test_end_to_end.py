@@ -257,7 +257,12 @@ def test_api_serves_events_and_snapshots(distributed: tuple[Run, list[dict[str, 
             if item["type"].startswith("camera_"):  # health events carry no snapshot
                 assert item["snapshot"] is None
                 continue
-            r = httpx.get(f"{base}/v1/events/{item['event_id']}/snapshot", headers=auth, timeout=10)
+            r = httpx.get(
+                f"{base}/v1/events/{item['event_id']}/snapshot",
+                params={"purpose": "end-to-end test of the evidence chain"},
+                headers=auth,
+                timeout=10,
+            )
             assert r.status_code == 200, r.text
             assert r.headers["content-type"] == "image/jpeg"
             assert hashlib.sha256(r.content).hexdigest() == item["snapshot"]["sha256"]

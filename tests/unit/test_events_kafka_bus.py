@@ -117,6 +117,13 @@ class FakeConsumer:
         self.config = config
         self.records: dict[TopicPartition, list[Record]] = {}
         self.commits = 0
+        self.subscribed: list[str] = []
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {0}
+
+    def subscribe(self, topics: list[str]) -> None:
+        self.subscribed = list(topics)
 
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[Record]]:
         out, self.records = self.records, {}
