@@ -24,6 +24,7 @@ from api.config import ApiConfig
 from api.deps import ApiContext, AuthUnavailableError, BodyTooLargeError, ForbiddenError
 from api.live_services import LiveHub
 from api.metrics import RequestMetricsMiddleware, build_metrics
+from api.page_cache import PageCache
 from api.principal import AuthenticationError, Authenticator
 from api.readiness import ReadinessCheck, ReadinessProbe
 from api.redaction import is_secret_key, redact_text
@@ -145,6 +146,7 @@ def create_app(
         auth_service=auth_service,
         audit_log=audit_log,
         alert_states=alert_states,
+        alert_pages=(alert_pages := PageCache(config.alerts_cache_ttl_s)),
         rule_sops=rule_sops,
         live=None
         if broadcaster is None
@@ -155,6 +157,8 @@ def create_app(
             sops=rule_sops,
         ),
     )
+    if broadcaster is not None:  # a new alert makes every cached alert page old
+        broadcaster.on_publish(lambda event: alert_pages.invalidate() if event.alert else None)
     app.state.metrics = metrics = build_metrics(store, cameras, health)
     app.add_middleware(RequestMetricsMiddleware, histogram=metrics.request_duration)
     for error_type in _STATUS_BY_ERROR:

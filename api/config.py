@@ -34,6 +34,12 @@ class ApiConfig(BaseModel):
     export_max_rows: int = Field(
         default=1_000_000, ge=1, description="most events one export may hold (more: 422, narrow the range)"
     )
+    alerts_cache_ttl_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="how long an identical /v1/alerts page is served from memory (dropped at once on a "
+        "new alert or an action in this process; 0 = never cached)",
+    )
     live_queue_max: int = Field(
         default=256, ge=1, description="events queued per live client; beyond it its oldest are dropped"
     )

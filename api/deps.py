@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +16,7 @@ from api import camera_services
 from api.camera_services import CamerasDisabledError, CameraValidator
 from api.config import ApiConfig
 from api.live_services import LiveHub
+from api.page_cache import PageCache
 from api.principal import AuthenticationError, Authenticator, Permission, Principal
 from api.readiness import ReadinessProbe
 from api.schemas import EventListParams, EventTypeOut
@@ -61,6 +62,7 @@ class ApiContext:
     audit_log: AuditLogReader | None = None  # the trail for `/v1/audit` (query, verify)
     live: LiveHub | None = None  # the live alert feed (None: no broadcaster in this process)
     alert_states: AlertStateStore | None = None  # alert lifecycle rows (None: alerts read as new)
+    alert_pages: PageCache = field(default_factory=lambda: PageCache(0))  # hot /v1/alerts pages
     rule_sops: Callable[[str, str], str] | None = None  # (camera_id, rule_id) -> the rule's SOP text
 
 

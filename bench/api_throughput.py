@@ -65,11 +65,13 @@ import sys
 from pathlib import Path
 from events.store.chdb_store import ChdbStore
 from tests.unit.events_samples import build_event
+import time
 n = int(sys.argv[2])
+t0 = int(time.time() * 1000) - n * 1000  # one alert a second up to now, as a live deployment has them
 store = ChdbStore(Path(sys.argv[1]))
 store.ensure_schema()
 for start in range(0, n, 5000):
-    store.insert([build_event(ts_ms=1_795_000_000_000 + i * 1000, camera_id=f"cam-{i % 8}", alert=True,
+    store.insert([build_event(ts_ms=t0 + i * 1000, camera_id=f"cam-{i % 8}", alert=True,
                               track_id=i) for i in range(start, min(n, start + 5000))])
 store.close()
 """
@@ -149,6 +151,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="anfang-bench-api-") as tmp:
         data = Path(tmp) / "data"
         env = {

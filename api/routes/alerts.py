@@ -36,10 +36,14 @@ AlertBackendDep = Annotated[AlertBackend, Depends(get_alert_backend)]
 
 
 @router.get("", response_model=AlertListOut)
-def list_alerts(user: Reader, req: ListRequestDep, backend: AlertBackendDep) -> Response:
+def list_alerts(user: Reader, req: ListRequestDep, backend: AlertBackendDep, ctx: ContextDep) -> Response:
     """Alerts, newest first, with the filters of `/v1/events` (status and assignee among them), each with
-    its lifecycle state and SOP."""
-    body = alert_services.list_alerts_json(backend, req.params, limit=req.limit, scope=user.scope)
+    its lifecycle state and SOP. An identical page is served from memory for up to
+    `alerts_cache_ttl_s` (1 s), never after a new alert or an action seen by this process."""
+    key = (req.params.model_dump_json(), req.limit, user.scope.sites, user.scope.cameras)
+    body = ctx.alert_pages.get(
+        key, lambda: alert_services.list_alerts_json(backend, req.params, limit=req.limit, scope=user.scope)
+    )
     return Response(body, media_type="application/json")
 
 
@@ -79,9 +83,13 @@ def act_on_alert(
     action: Annotated[ActionModel, Body(discriminator="action")],
     backend: AlertBackendDep,
     audit: AuditDep,
+    ctx: ContextDep,
 ) -> AlertOut:
     """Acknowledge, start, assign, comment, escalate or resolve; answers the alert with its new state."""
-    alert = alert_services.act(
-        backend, event_id, action, principal=user, ts_ms=int(time.time() * 1000), audit=audit
-    )
+    try:
+        alert = alert_services.act(
+            backend, event_id, action, principal=user, ts_ms=int(time.time() * 1000), audit=audit
+        )
+    finally:
+        ctx.alert_pages.invalidate()  # the action changed (or may have changed) a listed state
     return AlertOut.of(alert.event, alert.state, alert.sop)

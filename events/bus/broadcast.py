@@ -140,6 +140,13 @@ class EventBroadcaster:
         self._subs: tuple[Subscription, ...] = ()  # copied on change, read without a lock
         self._published = 0
         self._dropped_by_closed = 0
+        self._listeners: tuple[Callable[[Event], None], ...] = ()
+
+    def on_publish(self, listener: Callable[[Event], None]) -> None:
+        """Calls `listener(event)` on the publisher's thread for every event (keep it short; errors are
+        logged, never raised to the publisher): e.g. to drop cached pages when news arrives."""
+        with self._subs_lock:
+            self._listeners = (*self._listeners, listener)
 
     def subscribe(
         self,
@@ -174,6 +181,11 @@ class EventBroadcaster:
                         woken.append(sub)
         for sub in woken:
             sub._ready()
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener must never stop the publisher
+                logger.exception("broadcast listener failed on event %s", event.event_id)
         return taken
 
     def _remove(self, sub: Subscription) -> None:
