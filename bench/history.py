@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
+from api.config import ApiConfig
 from api.principal import Principal
 from api.schemas import EventTypeOut
 from bench.history_fill import TYPES, fill_sql
@@ -187,6 +188,9 @@ async def measure(store: ChdbStore, runs: int, now_ms: int, fill_s: float) -> No
     app = create_app(
         store,
         Path(tempfile.gettempdir()),
+        config=ApiConfig(
+            alerts_cache_ttl_s=0
+        ),  # every request runs its queries (the cache: bench/api_throughput)
         authenticator=BenchAuthenticator(),
         event_types=[EventTypeOut(type=t, title=t, attributes_schema={}) for t in dict.fromkeys(TYPES)],
         alert_states=AlertStateSqlStore(store),
