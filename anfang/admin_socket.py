@@ -109,6 +109,16 @@ def _read_line(conn: socket.socket, max_bytes: int) -> bytes:
     return bytes(data.split(b"\n", 1)[0])
 
 
+def _drain(conn: socket.socket, max_bytes: int, timeout_s: float = 1.0) -> None:
+    """Ends our side, then reads what the client still sends (bounded): closing a socket with unread
+    data resets it, and the client would lose the reply it has not read yet."""
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(timeout_s)
+    drained = 0
+    while drained <= 4 * max_bytes and (chunk := conn.recv(65536)):
+        drained += len(chunk)
+
+
 def start_admin_socket(
     path: Path,
     handlers: Mapping[str, Handler],
@@ -145,6 +155,7 @@ def start_admin_socket(
                 return
             with contextlib.suppress(OSError):
                 conn.sendall(json.dumps(reply).encode() + b"\n")
+                _drain(conn, request_max_bytes)
 
     class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         daemon_threads = True
