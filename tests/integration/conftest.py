@@ -4,11 +4,18 @@ without having tested anything."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from events.store.clickhouse_store import ClickHouseStore
 
 
 @dataclass(frozen=True)
@@ -39,3 +46,25 @@ def local_servers() -> LocalServers:
             f"servers not running: run deploy/local/start ({', '.join(down)} not reachable)", pytrace=False
         )
     return LocalServers(f"127.0.0.1:{kafka_port}", "127.0.0.1", clickhouse_port)
+
+
+@contextlib.contextmanager
+def fresh_clickhouse_store(servers: LocalServers, prefix: str = "anfang_test") -> Iterator[ClickHouseStore]:
+    """A store on a database of its own (schema in place), dropped afterwards."""
+    from events.store.clickhouse_store import ClickHouseStore
+
+    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    store = ClickHouseStore(servers.clickhouse_host, servers.clickhouse_port, database=database)
+    try:
+        store.ensure_schema()
+        yield store
+    finally:
+        store._execute(f"DROP DATABASE IF EXISTS {database}")
+        store.close()
+
+
+@pytest.fixture
+def store(local_servers: LocalServers) -> Iterator[ClickHouseStore]:
+    """A fresh ClickHouse-server store per test (a module may define its own `store` instead)."""
+    with fresh_clickhouse_store(local_servers) as s:
+        yield s

@@ -5,14 +5,10 @@ version, latest wins by version, one winner among racing appends, and the status
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from events.store.alert_state_sql import AlertStateSqlStore
 from events.store.clickhouse_store import ClickHouseStore
-from tests.integration.conftest import LocalServers
 from tests.unit.test_alert_state_sql import (
     alert_state_contract,
     latest_wins_whatever_the_write_order,
@@ -21,18 +17,6 @@ from tests.unit.test_alert_state_sql import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(local_servers: LocalServers) -> Iterator[ClickHouseStore]:
-    database = f"anfang_test_{uuid.uuid4().hex[:10]}"
-    s = ClickHouseStore(local_servers.clickhouse_host, local_servers.clickhouse_port, database=database)
-    try:
-        s.ensure_schema()
-        yield s
-    finally:
-        s._execute(f"DROP DATABASE IF EXISTS {database}")
-        s.close()
 
 
 def test_contract(store: ClickHouseStore) -> None:

@@ -6,14 +6,13 @@ database of the test's own."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from events.store.audit_sql import AUDIT_TABLE
 from events.store.clickhouse_store import ClickHouseStore
-from tests.integration.conftest import LocalServers
+from tests.integration.conftest import LocalServers, fresh_clickhouse_store
 from tests.unit import test_audit_chain as chain
 from tests.unit.test_audit_chain import TAMPERING, Mutate
 
@@ -22,14 +21,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def store(local_servers: LocalServers) -> Iterator[ClickHouseStore]:
-    database = f"anfang_test_audit_{uuid.uuid4().hex[:10]}"
-    s = ClickHouseStore(local_servers.clickhouse_host, local_servers.clickhouse_port, database=database)
-    try:
-        s.ensure_schema()
+    with fresh_clickhouse_store(local_servers, "anfang_test_audit") as s:
         yield s
-    finally:
-        s._execute(f"DROP DATABASE IF EXISTS {database}")
-        s.close()
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ and the whole sign-in service over it, in a database of the test's own."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from api.auth.authenticator import TokenAuthenticator
@@ -17,23 +14,11 @@ from api.auth.tokens import AccessTokens
 from events.auth import CameraScope, Role
 from events.store.auth_sql import REFRESH_TOKENS_TABLE, USERS_TABLE, AuthSqlStore
 from events.store.clickhouse_store import ClickHouseStore
-from tests.integration.conftest import LocalServers
 from tests.unit.api_fakes import ListAuditSink
 from tests.unit.auth_fakes import CLI, FAST, GOOD_PASSWORD, JWT_KEY
 from tests.unit.test_auth_store import auth_store_contract
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(local_servers: LocalServers) -> Iterator[ClickHouseStore]:
-    database = f"anfang_test_{uuid.uuid4().hex[:10]}"
-    s = ClickHouseStore(local_servers.clickhouse_host, local_servers.clickhouse_port, database=database)
-    try:
-        yield s
-    finally:
-        s._execute(f"DROP DATABASE IF EXISTS {database}")
-        s.close()
 
 
 def test_auth_store_contract(store: ClickHouseStore) -> None:

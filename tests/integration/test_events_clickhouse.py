@@ -5,8 +5,6 @@ database), each test in a database of its own (dropped afterwards)."""
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,18 +16,6 @@ from tests.store_contract import StoreContract
 from tests.unit.events_samples import newest_first, sample_events
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(local_servers: LocalServers) -> Iterator[ClickHouseStore]:
-    database = f"anfang_test_{uuid.uuid4().hex[:10]}"
-    s = ClickHouseStore(local_servers.clickhouse_host, local_servers.clickhouse_port, database=database)
-    try:
-        s.ensure_schema()
-        yield s
-    finally:
-        s._execute(f"DROP DATABASE IF EXISTS {database}")
-        s.close()
 
 
 class TestClickHouseStoreContract(StoreContract):

@@ -4,29 +4,13 @@ partitions by UTC day, in a database of the test's own."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from events.sensors import ReadingQuery, SensorReading
 from events.store.clickhouse_store import ClickHouseStore
-from tests.integration.conftest import LocalServers
 from tests.unit.test_sensors_store import DAY_MS, T0_MS, readings_contract
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def store(local_servers: LocalServers) -> Iterator[ClickHouseStore]:
-    database = f"anfang_test_{uuid.uuid4().hex[:10]}"
-    s = ClickHouseStore(local_servers.clickhouse_host, local_servers.clickhouse_port, database=database)
-    try:
-        s.ensure_schema()
-        yield s
-    finally:
-        s._execute(f"DROP DATABASE IF EXISTS {database}")
-        s.close()
 
 
 def test_readings_contract(store: ClickHouseStore) -> None:
