@@ -29,6 +29,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.signin import add_user
+
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "benchmark password 1"
 logger = logging.getLogger("bench.api")
@@ -163,25 +165,7 @@ def main() -> int:
         subprocess.run(
             [sys.executable, "-c", SEED, str(data / "chdb"), str(args.events)], cwd=REPO, env=env, check=True
         )
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "anfang.cli",
-                "users",
-                "add",
-                "--username",
-                "bench",
-                "--role",
-                "operator",
-                "--password-stdin",
-            ],
-            cwd=REPO,
-            env=env,
-            input=(PASSWORD + "\n").encode(),
-            check=True,
-            capture_output=True,
-        )
+        add_user(env, "bench", "operator", PASSWORD)
         ours, base = _start(SERVE_OURS, str(data), env=env)
         try:
             token = httpx.post(

@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.integration.signin import add_user
+
 REPO = Path(__file__).resolve().parents[1]
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 PASSWORD = "end to end benchmark"
@@ -73,26 +75,7 @@ def main() -> int:
         config["cameras"] = []
         (Path(tmp) / "c.yaml").write_text(yaml.safe_dump(config))
         env = {**os.environ, "ANFANG_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "anfang.cli",
-                "users",
-                "add",
-                "--username",
-                "bench",
-                "--role",
-                "admin",
-                "--password-stdin",
-            ],
-            cwd=REPO,
-            env=env,
-            input=PASSWORD + "\n",
-            text=True,
-            check=True,
-            capture_output=True,
-        )
+        add_user(env, "bench", "admin", PASSWORD)
         rtsp_port, api_port = _free_port(), _free_port()
         camera = subprocess.Popen(
             [

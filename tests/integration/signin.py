@@ -30,3 +30,29 @@ def create_api_key(env: Mapping[str, str], *, role: str = "admin", name: str = "
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def add_user(env: Mapping[str, str], username: str, role: str, password: str) -> None:
+    """`anfang users add ... --password-stdin` (the password never on a command line)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "anfang.cli",
+            "users",
+            "add",
+            "--username",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+        ],
+        cwd=REPO,
+        env=dict(env),
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -24,6 +24,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from tests.integration.signin import add_user
 from tests.rtsp_fixtures import REPO, free_port
 
 pytestmark = pytest.mark.integration
@@ -68,28 +69,7 @@ def running_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         timeout=120,
     )
     assert seeded.returncode == 0, seeded.stderr[-2000:]
-    added = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "anfang.cli",
-            "users",
-            "add",
-            "--username",
-            "fuzz",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        cwd=REPO,
-        env=env,
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert added.returncode == 0, added.stderr[-2000:]
+    add_user(env, "fuzz", "admin", PASSWORD)
     port = free_port()
     log = (tmp / "api.log").open("w")
     proc = subprocess.Popen(
