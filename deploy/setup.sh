@@ -37,6 +37,10 @@ readonly INT8_EXPORT_REJECTED=3 # detectors.export's exit status when the accura
 # pip freeze leaves setuptools out of requirements.lock; torch needs >=77.0.3, and face_recognition_models
 # (optional) imports pkg_resources, which setuptools 81+ dropped.
 readonly PIP_EXTRA_REQUIREMENTS=("setuptools>=77.0.3,<81")
+# dlib's face detectors, landmarks and 128-d ResNet encoder (the files face_recognition uses; read by
+# detectors/faces.py through dlib-bin, the prebuilt dlib in the lock; no download at run time). Without
+# its dependencies: nothing of it needs resolving, and pip must never try to compile dlib.
+readonly PIP_NO_DEPS_REQUIREMENTS=("face_recognition_models==0.3.0")
 readonly MEDIA="/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 readonly APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
@@ -187,7 +191,7 @@ step_venv() {
 requirements_digest() {
   {
     cat requirements.lock pyproject.toml
-    printf '%s\n' "${PIP_EXTRA_REQUIREMENTS[@]}"
+    printf '%s\n' "${PIP_EXTRA_REQUIREMENTS[@]}" "${PIP_NO_DEPS_REQUIREMENTS[@]}"
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -201,6 +205,7 @@ step_pip() {
   fi
   info "pip install -r requirements.lock (output: $LOG_DIR/setup-pip.log)"
   run_logged pip "$VENV/bin/python" -m pip install -r requirements.lock "${PIP_EXTRA_REQUIREMENTS[@]}"
+  run_logged pip-no-deps "$VENV/bin/python" -m pip install --no-deps "${PIP_NO_DEPS_REQUIREMENTS[@]}"
   run_logged pip-project "$VENV/bin/python" -m pip install --no-deps -e .
   "$VENV/bin/python" -m pip check >/dev/null || info "warning: pip check reports conflicts (run .venv/bin/pip check)"
   printf '%s\n' "$digest" >"$VENV_STAMP"
