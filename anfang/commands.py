@@ -74,6 +74,7 @@ class ApiParts:
     readiness: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     sensors: SensorService | None = None
     services: ApiServices | None = None  # sign-in, audit, alert state, live feed
+    sink_lag: Callable[[], int] | None = None  # events published, not yet stored (/metrics)
 
 
 class ApiServer:
@@ -98,6 +99,7 @@ class ApiServer:
             readiness_checks={"store": lambda: _store_error(store), **parts.readiness},
             event_types=event_types_for_api(),
             sensors=parts.sensors,
+            sink_lag=parts.sink_lag,
             **(parts.services.app_kwargs() if parts.services is not None else {}),
         )
         # permessage-deflate costs the live feed half its throughput for small JSON frames
@@ -192,9 +194,21 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
         services = build_api_services(
             settings, store, process="demo", registry=registry, broadcaster=broadcaster
         )
-    parts = ApiParts(cameras=registry, health=health, sensors=sensors.service, services=services)
-    api = None if once else _api_server_or_close(store, settings, parts, _closing(sensors.close, services))
     bus_publisher, stop_sink = start_embedded_sink(store, settings)
+    parts = ApiParts(
+        cameras=registry,
+        health=health,
+        sensors=sensors.service,
+        services=services,
+        sink_lag=_uncommitted(bus_publisher),
+    )
+    try:
+        api = (
+            None if once else _api_server_or_close(store, settings, parts, _closing(sensors.close, services))
+        )
+    except BaseException:
+        stop_sink()
+        raise
     publisher = BroadcastingPublisher(bus_publisher, broadcaster)  # the live feed sees what the bus gets
     if api is not None and services is not None:
         api.start()
@@ -221,6 +235,15 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
     registry.close()
     store.close()
     return code
+
+
+def _uncommitted(publisher: EventPublisher) -> Callable[[], int] | None:
+    """The in-process bus's count of events not yet stored, when `publisher` is one."""
+    from events.bus.inproc import InProcessPublisher
+
+    if isinstance(publisher, InProcessPublisher):
+        return lambda: publisher.uncommitted
+    return None
 
 
 def _closing(close: Callable[[], None], services: ApiServices | None) -> Callable[[], None]:
@@ -300,8 +323,25 @@ def api(settings: Settings) -> int:
         readiness["bus"] = lambda: _bus_error(settings)
     sensors = start_sensors(settings, store)
     services = build_api_services(settings, store, process="api", registry=registry)
+    sink_lag = None
+    if settings.mode == "distributed":
+        from events.bus.kafka_lag import KafkaGroupLag
+
+        lag = KafkaGroupLag(
+            settings.kafka_bootstrap,
+            settings.kafka_group_id,
+            settings.kafka_events_topic,
+            timeout_s=settings.connect_timeout_s,
+        )
+        services.closers.append(lag.close)
+        sink_lag = lag.lag
     parts = ApiParts(
-        cameras=registry, health=health, readiness=readiness, sensors=sensors.service, services=services
+        cameras=registry,
+        health=health,
+        readiness=readiness,
+        sensors=sensors.service,
+        services=services,
+        sink_lag=sink_lag,
     )
     server = _api_server_or_close(store, settings, parts, _closing(sensors.close, services))
     server.start()

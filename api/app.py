@@ -94,6 +94,7 @@ def create_app(
     broadcaster: EventBroadcaster | None = None,
     alert_states: AlertStateStore | None = None,
     rule_sops: Callable[[str, str], str] | None = None,
+    sink_lag: Callable[[], int] | None = None,
 ) -> FastAPI:
     """An API over `store`, serving snapshots from under `data_dir`. The caller owns every object it passes.
 
@@ -109,6 +110,7 @@ def create_app(
       those routes answer 503.
     - `authenticator`: turns a bearer credential into a `Principal`; without it every route but the
       public ones (health, readiness, the console page, the OpenAPI document) answers 503.
+    - `sink_lag`: events published and not yet stored (`anfang_sink_lag_events` on /metrics).
     - `audit`: where audit records go (sign-ins, changes, alert actions, exports, snapshot views).
     - `auth_service`: sign-in (`/v1/auth`), users and API keys (`/v1/users`, `/v1/keys`); without it
       those routes answer 503.
@@ -159,7 +161,7 @@ def create_app(
     )
     if broadcaster is not None:  # a new alert makes every cached alert page old
         broadcaster.on_publish(lambda event: alert_pages.invalidate() if event.alert else None)
-    app.state.metrics = metrics = build_metrics(store, cameras, health)
+    app.state.metrics = metrics = build_metrics(store, cameras, health, sink_lag)
     app.add_middleware(RequestMetricsMiddleware, histogram=metrics.request_duration)
     for error_type in _STATUS_BY_ERROR:
         app.add_exception_handler(error_type, _service_error)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -50,14 +50,34 @@ _CAMERA_COUNTERS: dict[str, tuple[str, str]] = {
 class AnfangCollector(Collector):
     """Camera health, offline count and stored events by type, read afresh on every scrape."""
 
-    def __init__(self, store: EventStore, cameras: CameraRegistry | None, health: HealthView | None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        cameras: CameraRegistry | None,
+        health: HealthView | None,
+        sink_lag: Callable[[], int] | None = None,
+    ) -> None:
         self._store = store
         self._cameras = cameras
         self._health = health
+        self._sink_lag = sink_lag
 
     def collect(self) -> Iterator[Metric]:
         yield from self._camera_metrics()
         yield from self._event_metrics()
+        yield from self._sink_metrics()
+
+    def _sink_metrics(self) -> Iterator[Metric]:
+        if self._sink_lag is None:
+            return
+        try:
+            lag = self._sink_lag()
+        except Exception as exc:  # left out when the bus does not answer; the scrape still answers
+            logger.warning("metrics: sink lag unavailable: %s", _cause(exc))
+            return
+        yield GaugeMetricFamily(
+            "anfang_sink_lag_events", "Events published on the bus and not yet stored by the sink", value=lag
+        )
 
     def _views(self) -> list[tuple[str, CameraHealth | None]]:
         """Registered cameras with their health; without a registry, every camera health reports."""
@@ -134,10 +154,15 @@ class ApiMetrics:
     request_duration: Histogram
 
 
-def build_metrics(store: EventStore, cameras: CameraRegistry | None, health: HealthView | None) -> ApiMetrics:
+def build_metrics(
+    store: EventStore,
+    cameras: CameraRegistry | None,
+    health: HealthView | None,
+    sink_lag: Callable[[], int] | None = None,
+) -> ApiMetrics:
     """A fresh registry with the scrape-time collector and the latency histogram (reads nothing now)."""
     registry = CollectorRegistry()
-    registry.register(AnfangCollector(store, cameras, health))
+    registry.register(AnfangCollector(store, cameras, health, sink_lag))
     duration = Histogram(
         "anfang_api_request_duration_seconds",
         "HTTP request duration, by method, route template and status",

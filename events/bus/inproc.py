@@ -137,6 +137,11 @@ class InProcessPublisher:
         """Waits until every event published so far (by anyone) is committed by a consumer."""
         self._bus._flush(timeout_s)
 
+    @property
+    def uncommitted(self) -> int:
+        """Events published on the bus (by anyone) and not yet committed by its sink: the sink's lag."""
+        return self._bus.uncommitted
+
     def close(self) -> None:
         self._closed = True
 

@@ -215,3 +215,15 @@ def test_metrics_need_an_unscoped_principal_with_metrics_rights(
     client: TestClient, credential: str, status: int
 ) -> None:
     assert client.get("/metrics", headers=bearer(credential)).status_code == status
+
+
+def test_sink_lag_is_served_when_known_and_left_out_when_the_bus_fails(
+    store: FakeEventStore, tmp_path: Path
+) -> None:
+    def failing() -> int:
+        raise RuntimeError("Kafka down")
+
+    for sink_lag, expected in ((lambda: 7, 7.0), (failing, None)):
+        app = create_app(store, tmp_path, authenticator=FakeAuthenticator(), sink_lag=sink_lag)
+        _, samples = scrape(TestClient(app, headers=bearer("integrator")))
+        assert samples.get(("anfang_sink_lag_events", frozenset())) == expected

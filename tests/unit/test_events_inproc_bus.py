@@ -187,3 +187,15 @@ def test_many_publishers_one_consumer_nothing_lost_nothing_twice() -> None:
     assert len(ids) == per_thread * threads_n
     assert len(set(ids)) == len(ids)
     assert bus.uncommitted == 0
+
+
+def test_the_publisher_reports_what_the_sink_has_not_committed() -> None:
+    bus = InProcessBus(10)
+    publisher, consumer = bus.publisher(), bus.consumer()
+    for i in range(3):
+        publisher.publish(make_event(i))
+    assert publisher.uncommitted == 3
+    assert len(consumer.poll(0.1, 10).events) == 3
+    assert publisher.uncommitted == 3  # polled is not stored
+    consumer.commit()
+    assert publisher.uncommitted == 0
