@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.requests import HTTPConnection
 
 from api import camera_services
 from api.camera_services import CamerasDisabledError, CameraValidator
@@ -233,8 +234,9 @@ def get_principal(request: Request, ctx: ContextDep) -> Principal:
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else ""
+def client_address(conn: HTTPConnection) -> str:
+    """The peer's address of a request or a WebSocket ('' when unknown)."""
+    return conn.client.host if conn.client is not None else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,17 +293,24 @@ class PermissionCheck:
         self.permissions = frozenset(permissions)
 
     def __call__(self, principal: CurrentUser, audit: AuditDep, request: Request) -> Principal:
-        missing = sorted(p.value for p in self.permissions if not principal.can(p))
-        if missing:
-            audit.record(
-                "access.denied",
-                f"{request.method} {request.url.path}",
-                actor=principal,
-                outcome="denied",
-                detail=f"role {principal.role.value} lacks {', '.join(missing)}",
-            )
-            raise ForbiddenError(f"role {principal.role.value} may not do this (needs {', '.join(missing)})")
+        refused = self.refusal(principal, audit, f"{request.method} {request.url.path}")
+        if refused is not None:
+            raise ForbiddenError(refused)
         return principal
+
+    def refusal(self, principal: Principal, audit: RequestAudit, target: str) -> str | None:
+        """None when `principal` has every permission; else the refusal's message, the denial audited."""
+        missing = sorted(p.value for p in self.permissions if not principal.can(p))
+        if not missing:
+            return None
+        audit.record(
+            "access.denied",
+            target,
+            actor=principal,
+            outcome="denied",
+            detail=f"role {principal.role.value} lacks {', '.join(missing)}",
+        )
+        return f"role {principal.role.value} may not do this (needs {', '.join(missing)})"
 
 
 def require(*permissions: Permission) -> Any:

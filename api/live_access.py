@@ -22,6 +22,7 @@ from api.deps import (
     RequestAudit,
     authenticate,
     bearer_credential,
+    client_address,
 )
 from api.principal import AuthenticationError, Permission, Principal
 
@@ -65,18 +66,10 @@ class LiveAccessCheck(PermissionCheck):
                 raise
             return LiveRefusal(CLOSE_TRY_AGAIN_LATER, str(exc))
         conn.state.principal = principal
-        missing = sorted(p.value for p in self.permissions if not principal.can(p))
-        if not missing:
+        audit = RequestAudit(sink=ctx.audit, source=client_address(conn))
+        message = self.refusal(principal, audit, f"{'GET' if http else 'WEBSOCKET'} {conn.url.path}")
+        if message is None:
             return principal
-        source = conn.client.host if conn.client is not None else ""
-        RequestAudit(sink=ctx.audit, source=source).record(
-            "access.denied",
-            f"{'GET' if http else 'WEBSOCKET'} {conn.url.path}",
-            actor=principal,
-            outcome="denied",
-            detail=f"role {principal.role.value} lacks {', '.join(missing)}",
-        )
-        message = f"role {principal.role.value} may not do this (needs {', '.join(missing)})"
         if http:
             raise ForbiddenError(message)
         return LiveRefusal(CLOSE_FORBIDDEN, message)
