@@ -10,30 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.access_log import TokenRedactingFilter, install_token_redaction, redact_query_secrets
-from api.app import create_app
-from api.config import ApiConfig
 from api.routes.live import STREAMING_EXTENSION
 from events.bus.broadcast import EventBroadcaster
-from tests.unit.api_fakes import FakeAuthenticator, FakeEventStore, ListAuditSink
 from tests.unit.events_samples import build_event
+from tests.unit.test_live_ws import make_app
 
 T0_MS = 1_795_000_000_000
 URL = "/v1/alerts/live"
-
-
-def make_app(tmp_path: Path, broadcaster: EventBroadcaster | None, **config: Any) -> FastAPI:
-    return create_app(
-        FakeEventStore(),
-        tmp_path,
-        config=ApiConfig(live_ping_interval_s=0.05, **config),
-        authenticator=FakeAuthenticator(),
-        audit=ListAuditSink(),
-        broadcaster=broadcaster,
-    )
 
 
 @pytest.fixture
