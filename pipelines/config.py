@@ -37,6 +37,20 @@ class ConfigError(ValueError):
 _URI_SCHEMES = ("file", "rtsp", "rtsps", "rtspt", "http", "https", "v4l2")
 
 
+class PrivacyConfig(Strict):
+    """What a camera's stored evidence may show of people."""
+
+    blur_faces: bool = Field(
+        default=True, description="blur every face a face detector finds, except a matched watchlist face"
+    )
+    blur_persons: bool = Field(default=False, description="also blur whole people (except a matched one)")
+    keep_original: bool = Field(
+        default=False,
+        description="keep the unblurred original beside the snapshot (served only with the unmask "
+        "permission and a stated purpose, each view audited)",
+    )
+
+
 class CameraConfig(Strict):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     uri: str = Field(
@@ -65,6 +79,7 @@ class CameraConfig(Strict):
     )
     offline_severity: Severity = Field(default=Severity.HIGH, description="severity of camera_offline events")
     offline_alert: bool = Field(default=True, description="camera_offline events are alerts")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig, description="blurring of stored evidence")
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)

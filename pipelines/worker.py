@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from detectors.base import Detections, Detector, FrameBGR
 from events.ports import EventPublisher
 from events.schema import Event
-from pipelines.analytics.base import FrameContext
+from pipelines.analytics.base import FrameContext, armed
 from pipelines.analytics.engine import RuleEngine
 from pipelines.config import CameraConfig, TrackerConfig
 from pipelines.emit import EmitContext, build_event, event_id_for
 from pipelines.evidence import SnapshotWriter
+from pipelines.recognition.stage import Recognitions, RecognitionStage, RecognizerFactory, StageFrame
 from pipelines.tracking import Tracker
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,11 @@ class CameraWorker:
         publisher: EventPublisher,
         snapshots: SnapshotWriter | None,
         detector: Detector | None = None,
+        recognizers: Mapping[str, RecognizerFactory] | None = None,
     ) -> None:
         self.camera = camera
+        self._recognizer_factories = dict(recognizers or {})
+        self._stage: RecognitionStage | None = None
         self._ctx = ctx
         self._detector = detector
         self._tracker_config = tracker_config
@@ -102,12 +106,26 @@ class CameraWorker:
         self._resolution_wh = resolution_wh
         self._engine = RuleEngine.for_camera(self.camera, resolution_wh)
         self._tracker = Tracker(self._tracker_config, fps)
+        self._stage = self._build_stage()
 
     def reconfigure(self, camera: CameraConfig, ctx: EmitContext) -> None:
         """New zones, lines or rules for the same stream: the tracker and its ids are kept."""
         self.camera, self._ctx = camera, ctx
         if self._resolution_wh is not None:
             self._engine = RuleEngine.for_camera(camera, self._resolution_wh)
+            self._stage = self._build_stage()
+
+    def _build_stage(self) -> RecognitionStage | None:
+        """The recognisers the camera's rules read (none: no stage, no cost)."""
+        return RecognitionStage.for_rules(self.camera.id, self.camera.rules, self._recognizer_factories)
+
+    def _recognise(self, image_bgr: FrameBGR, tracked: Detections, ts_ms: int) -> Recognitions:
+        """The stage's results on this frame, when a rule reading them is armed."""
+        if self._stage is None:
+            return Recognitions()
+        if not any(r.recognizers and armed(r, ts_ms) for r in self.camera.rules):
+            return Recognitions()
+        return self._stage.run(StageFrame(self.camera.id, ts_ms, image_bgr, tracked))
 
     def process(self, image_bgr: FrameBGR, ts_ms: int, pts_ms: int | None = None) -> list[Event]:
         """Detect with this worker's own detector, then `analyse`."""
@@ -123,7 +141,10 @@ class CameraWorker:
             self.start_stream((w, h), self.camera.analysis_fps or 10.0)
         assert self._engine is not None and self._tracker is not None and self._resolution_wh is not None
         tracked = self._tracker.update(detections, pts_ms)
-        ctx = FrameContext(ts_ms, tracked, detections, self._resolution_wh, lambda: image_bgr)
+        recognitions = self._recognise(image_bgr, tracked, ts_ms)
+        ctx = FrameContext(
+            ts_ms, tracked, detections, self._resolution_wh, lambda: image_bgr, recognitions=recognitions
+        )
         findings = self._engine.evaluate(ctx)
         events: list[Event] = []
         for finding in findings:
@@ -136,6 +157,10 @@ class CameraWorker:
                     ts_ms=ts_ms,
                     xyxy=finding.xyxy,
                     caption=f"{finding.rule_id} #{finding.track_id}",
+                    privacy=self.camera.privacy,
+                    reveal_xyxy=finding.reveal_xyxy,
+                    face_hints=recognitions.face_boxes_xyxy,
+                    person_boxes=[tuple(map(float, b)) for b in tracked.xyxy.tolist()],  # type: ignore[misc]
                 )
             event = build_event(self._ctx, finding, ts_ms, self._resolution_wh, snapshot)
             self._publisher.publish(event)

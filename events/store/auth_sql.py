@@ -14,7 +14,7 @@ from typing import Any
 
 from events.auth import ApiKeyRecord, CameraScope, RefreshTokenRecord, Role, UserRecord
 from events.store.runner import SqlBuilder, SqlRunner
-from events.store.sql import Binder, SqlValue, check_identifier, create_database_sql
+from events.store.sql import Binder, SqlValue, create_database_sql, create_table_sql, latest_sql
 
 USERS_TABLE = "users"
 API_KEYS_TABLE = "api_keys"
@@ -70,28 +70,6 @@ _TYPES = {
     "token_id": "String",
     "expires_ts_ms": "Int64",
 }
-
-
-def create_table_sql(
-    database: str, table: str, columns: Sequence[str], order_by: str, *, partition_by: str = "", ttl: str = ""
-) -> str:
-    body = ",\n".join(f"    {check_identifier(c, 'column name')} {_TYPES[c]}" for c in columns)
-    lines = [
-        f"CREATE TABLE IF NOT EXISTS {check_identifier(database)}.{check_identifier(table, 'table name')} (",
-        body,
-        ")",
-        "ENGINE = ReplacingMergeTree(version)",
-        *([f"PARTITION BY {partition_by}"] if partition_by else []),
-        f"ORDER BY {order_by}",
-        *([f"TTL {ttl}"] if ttl else []),
-    ]
-    return "\n".join(lines)
-
-
-def latest_sql(database: str, table: str, columns: Sequence[str], key: str, where: str = "") -> str:
-    """The newest version of each record (of those matching `where`), ordered by `key`."""
-    names = ", ".join(columns)
-    return f"SELECT {names} FROM {database}.{table}{where} ORDER BY {key}, version DESC LIMIT 1 BY {key}"
 
 
 def _scope(sites: Any, cameras: Any) -> CameraScope:
@@ -198,12 +176,13 @@ class AuthSqlStore:
         expiry = "toDateTime(intDiv(expires_ts_ms, 1000), 'UTC')"
         statements = [
             create_database_sql(db),
-            create_table_sql(db, USERS_TABLE, USER_COLUMNS, "username"),
-            create_table_sql(db, API_KEYS_TABLE, API_KEY_COLUMNS, "key_id"),
+            create_table_sql(db, USERS_TABLE, USER_COLUMNS, _TYPES, "username"),
+            create_table_sql(db, API_KEYS_TABLE, API_KEY_COLUMNS, _TYPES, "key_id"),
             create_table_sql(
                 db,
                 REFRESH_TOKENS_TABLE,
                 REFRESH_TOKEN_COLUMNS,
+                _TYPES,
                 "token_id",
                 partition_by=f"toYYYYMM({expiry})",
                 ttl=f"{expiry} + INTERVAL 1 DAY" if self._runner.features.ttl else "",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +27,7 @@ SqlValue = (
     | int
     | float
     | str
+    | bytes
     | uuid.UUID
     | tuple["SqlValue", ...]
     | list[float]
@@ -50,6 +51,9 @@ _GRANULARITY = re.compile(r"index_granularity\s*=\s*(\d+)")
 _STRING_ESCAPES = str.maketrans(
     {"\\": "\\\\", "'": "\\'", "\0": "\\0", "\b": "\\b", "\f": "\\f", "\r": "\\r", "\n": "\\n", "\t": "\\t"}
 )
+#: str.translate table for bytes (decoded as latin-1) in a string literal: `\xHH` for every byte but
+#: printable ASCII, and for the quote, the backslash and `%` (so the literal is safe in driver queries).
+_BYTE_ESCAPES = {b: f"\\x{b:02X}" for b in range(256) if not 32 <= b < 127 or chr(b) in "'\\%"}
 
 
 class InvalidQueryError(ValueError):
@@ -66,6 +70,8 @@ def sql_literal(value: SqlValue) -> str:
     """`value` as a ClickHouse literal; the one quoting helper for engines without client-side params."""
     if isinstance(value, str):  # first: the most common value of an inserted row
         return "'" + value.translate(_STRING_ESCAPES) + "'"
+    if isinstance(value, bytes):  # a String column holding binary data (an image)
+        return "'" + value.decode("latin-1").translate(_BYTE_ESCAPES) + "'"
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -90,12 +96,15 @@ def sql_literal(value: SqlValue) -> str:
 
 
 class DriverParams:
-    """A `Binder` for clickhouse-driver: collects the values and returns `%(pN)s` placeholders."""
+    """A `Binder` for clickhouse-driver: collects the values and returns `%(pN)s` placeholders (bytes,
+    which the driver cannot escape, are inlined as a literal without `%`)."""
 
     def __init__(self) -> None:
         self.params: dict[str, SqlValue] = {}
 
     def __call__(self, value: SqlValue) -> str:
+        if isinstance(value, bytes):
+            return sql_literal(value)
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f"%({name})s"
@@ -147,6 +156,39 @@ class ServerFeatures:
 
 def create_database_sql(database: str) -> str:
     return f"CREATE DATABASE IF NOT EXISTS {check_identifier(database)}"
+
+
+def create_table_sql(
+    database: str,
+    table: str,
+    columns: Sequence[str],
+    types: Mapping[str, str],
+    order_by: str,
+    *,
+    engine: str = "ReplacingMergeTree(version)",
+    partition_by: str = "",
+    ttl: str = "",
+) -> str:
+    """CREATE TABLE IF NOT EXISTS for a table other than `events` (types by column name; the default
+    engine keeps the newest `version` of each `order_by` key, see `latest_sql`)."""
+    body = ",\n".join(f"    {check_identifier(c, 'column name')} {types[c]}" for c in columns)
+    lines = [
+        f"CREATE TABLE IF NOT EXISTS {check_identifier(database)}.{check_identifier(table, 'table name')} (",
+        body,
+        ")",
+        f"ENGINE = {engine}",
+        *([f"PARTITION BY {partition_by}"] if partition_by else []),
+        f"ORDER BY {order_by}",
+        *([f"TTL {ttl}"] if ttl else []),
+    ]
+    return "\n".join(lines)
+
+
+def latest_sql(database: str, table: str, columns: Sequence[str], key: str, where: str = "") -> str:
+    """The newest version of each record (of those matching `where`), ordered by `key`: right before
+    the ReplacingMergeTree's merges too (no window functions, so it runs on 18.16)."""
+    names = ", ".join(columns)
+    return f"SELECT {names} FROM {database}.{table}{where} ORDER BY {key}, version DESC LIMIT 1 BY {key}"
 
 
 #: (column, type on every version, type on servers with LowCardinality), in insert order.

@@ -15,6 +15,7 @@ import supervision as sv
 from detectors.base import Detections, FrameBGR
 from events.schema import EventAttributes, Severity
 from pipelines.analytics.spec import RuleBase, ZoneConfig
+from pipelines.recognition.stage import Recognitions
 
 XYXY = tuple[float, float, float, float]
 
@@ -34,6 +35,8 @@ class FrameContext:
     frame: Callable[[], FrameBGR] | None = None
     #: per-frame results shared by rules with the same filters (see `watched_by`)
     cache: dict[object, Detections] = field(default_factory=dict)
+    #: the recognition stage's results on this frame (faces, plates, codes), when the camera runs it
+    recognitions: Recognitions = field(default_factory=Recognitions)
 
     @classmethod
     def of(
@@ -57,6 +60,8 @@ class Finding:
     attributes: EventAttributes
     track_id: int | None = None
     severity: Severity | None = None
+    #: a face box (pixels) the evidence snapshot leaves unblurred: the matched watchlist face
+    reveal_xyxy: tuple[int, int, int, int] | None = None
 
 
 class Rule(Protocol):

@@ -13,6 +13,8 @@ from pydantic import Field
 from pipelines.analytics import (
     camera_tamper,
     crowd,
+    face_match,
+    face_unknown,
     fall,
     fire,
     line_crossing,
@@ -37,6 +39,8 @@ RULE_PLUGINS: tuple[RulePlugin, ...] = (
     camera_tamper.PLUGIN,
     object_abandoned.PLUGIN,
     object_removed.PLUGIN,
+    face_match.PLUGIN,
+    face_unknown.PLUGIN,
 )
 
 PLUGINS_BY_TYPE: dict[str, RulePlugin] = {p.kind.event_type: p for p in RULE_PLUGINS}

@@ -171,6 +171,8 @@ class RuleBase(Strict):
 
     #: Whether the engine applies `stationary_px` to this rule type's findings (false: counting rules).
     stationary_applies: ClassVar[bool] = True
+    #: Recognisers (`pipelines.recognition`) whose results the rule reads; the camera runs them.
+    recognizers: ClassVar[tuple[str, ...]] = ()
 
     def zones_used(self) -> list[str]:
         """Ids of the camera's zones this rule needs (checked when the camera is validated)."""

@@ -48,7 +48,9 @@ class FaceIndexConfig(BaseModel):
     hnsw_m: int = Field(default=32, ge=4, description="HNSW graph degree")
     hnsw_ef_construction: int = Field(default=40, ge=8)
     hnsw_ef_search: int = Field(default=128, ge=1, description="HNSW search beam (recall vs latency)")
-    negative_radius: float = Field(default=0.25, ge=0.0, description="distance to a negative that blocks")
+    negative_radius: float = Field(
+        default=0.15, ge=0.0, description="distance to a negative that blocks (near-identical faces only)"
+    )
     rebuild_dead_fraction: float = Field(default=0.2, gt=0.0, le=1.0)
 
 

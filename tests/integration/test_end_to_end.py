@@ -24,6 +24,7 @@ import jsonschema
 import pytest
 import yaml
 
+from events.schema import SCHEMA_VERSION
 from events.store.chdb_store import ChdbStore
 from tests.integration.signin import bearer, create_api_key
 
@@ -179,7 +180,7 @@ def test_events_on_kafka_validate_against_published_schema(
     distributed: tuple[Run, list[dict[str, Any]]],
 ) -> None:
     _, messages = distributed
-    schema = json.loads((REPO / "events/schemas/event-1.1.json").read_text())
+    schema = json.loads((REPO / f"events/schemas/event-{SCHEMA_VERSION}.json").read_text())
     assert len(messages) >= 5, "the demo rules should fire on vtest.avi"
     types = set()
     for m in messages:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from events.schema import SCHEMA_VERSION
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL = Path(os.environ.get("ANFANG_DATA_DIR", REPO / "data")) / "models" / "people-yolov8s-480x640.onnx"
 
@@ -127,4 +129,4 @@ def test_schema_command_writes_the_published_schema(tmp_path: Path) -> None:
     out = tmp_path / "schema.json"
     proc = _anfang(tmp_path, "schema", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert out.read_text() == (REPO / "events/schemas/event-1.1.json").read_text()
+    assert out.read_text() == (REPO / f"events/schemas/event-{SCHEMA_VERSION}.json").read_text()

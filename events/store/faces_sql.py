@@ -1,0 +1,299 @@
+"""`FaceStore` on ClickHouse: watchlists, identities, enrolled faces and negatives.
+
+Watchlists and identities are versioned rows (ReplacingMergeTree(version), every read takes the newest
+version itself, as in auth_sql). Enrolled faces (`face_embeddings`: the vector and the JPEG bytes in a
+String column) and negatives are plain MergeTree rows. Erasure is physical: `ALTER TABLE ... DELETE`
+on every table holding the identity's data, then the store waits until `system.mutations` says those
+mutations are done (18.16 has no `mutations_sync`), so a fresh SELECT finds nothing once it returns.
+The SQL runs unchanged on ClickHouse 18.16 and on chDB.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+from events.faces import Erasure, FaceEmbedding, FaceNegative, Identity, Watchlist
+from events.ports import StoreError
+from events.store.runner import SqlBuilder, SqlRunner
+from events.store.sql import Binder, SqlValue, create_database_sql, create_table_sql, latest_sql
+
+logger = logging.getLogger(__name__)
+
+WATCHLISTS_TABLE = "watchlists"
+IDENTITIES_TABLE = "identities"
+EMBEDDINGS_TABLE = "face_embeddings"
+NEGATIVES_TABLE = "face_negatives"
+#: The tables holding an identity's data, all with `identity_id` and `watchlist_id` columns.
+IDENTITY_TABLES = (IDENTITIES_TABLE, EMBEDDINGS_TABLE, NEGATIVES_TABLE)
+
+WATCHLIST_COLUMNS: tuple[str, ...] = tuple(Watchlist.model_fields)
+IDENTITY_COLUMNS: tuple[str, ...] = tuple(Identity.model_fields)
+EMBEDDING_COLUMNS: tuple[str, ...] = tuple(FaceEmbedding.model_fields)
+NEGATIVE_COLUMNS: tuple[str, ...] = tuple(FaceNegative.model_fields)
+_EMBEDDING_NO_IMAGE = tuple(c for c in EMBEDDING_COLUMNS if c != "image_jpeg")
+#: The image comes back hex-encoded: a JSON result (chDB) or a str (driver) cannot carry raw bytes.
+_IMAGE_AS_HEX = "hex(image_jpeg) AS image_hex"
+
+_STRINGS = "watchlist_id identity_id embedding_id negative_id image_sha256 name reference purpose severity"
+_TYPES = {
+    **dict.fromkeys((*_STRINGS.split(), "created_by", "camera_id", "event_id"), "String"),
+    **dict.fromkeys(("expires_ts_ms", "track_id"), "Nullable(Int64)"),
+    **dict.fromkeys(("created_ts_ms", "updated_ts_ms"), "Int64"),
+    **dict.fromkeys(("threshold", "quality"), "Float64"),
+    "version": "UInt64",
+    "vector": "Array(Float32)",
+    "image_jpeg": "String",  # the JPEG's bytes
+}
+#: (table, columns, sort key, engine) of every table `ensure_schema` creates.
+_TABLES = (
+    (WATCHLISTS_TABLE, WATCHLIST_COLUMNS, "watchlist_id", "ReplacingMergeTree(version)"),
+    (IDENTITIES_TABLE, IDENTITY_COLUMNS, "identity_id", "ReplacingMergeTree(version)"),
+    (EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, "(identity_id, embedding_id)", "MergeTree"),
+    (NEGATIVES_TABLE, NEGATIVE_COLUMNS, "(identity_id, negative_id)", "MergeTree"),
+)
+
+#: Identity ids per `IN (...)` of one erasure step (the statement stays far below max_query_size).
+DEFAULT_MAX_IDS_PER_STEP = 1000
+DEFAULT_MUTATION_TIMEOUT_S = 60.0
+_POLL_S = (0.01, 0.5)  # first and longest pause between looks at system.mutations
+
+R = TypeVar("R", Watchlist, Identity, FaceEmbedding, FaceNegative)
+_Record = Watchlist | Identity | FaceEmbedding | FaceNegative
+
+
+def _parse(model: type[R], columns: Sequence[str], row: Sequence[Any]) -> R:
+    """A record from a row (chDB's JSON quotes 64-bit integers: pydantic turns them back)."""
+    values = dict(zip(columns, row, strict=True))
+    if "vector" in values:  # the Float32 values exactly, whichever text or double the engine gave
+        values["vector"] = array("f", (float(v) for v in values["vector"])).tolist()
+    if "image_jpeg" in values:
+        values["image_jpeg"] = bytes.fromhex(str(values["image_jpeg"]))
+    return model.model_validate(values)
+
+
+def _row(record: _Record, columns: Sequence[str]) -> list[SqlValue]:
+    data = record.model_dump(mode="python")  # severity stays a (str) Severity, images bytes
+    return [data[c] for c in columns]
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[tuple[str, ...]]:
+    for start in range(0, len(items), size):
+        yield tuple(items[start : start + size])
+
+
+def _fixed(statement: str) -> SqlBuilder:
+    return lambda _bind: statement
+
+
+#: One round of erasure: (column, ids) = the rows whose `identity_id` or `watchlist_id` is one of the ids.
+_Step = tuple[str, tuple[str, ...]]
+
+
+def _in_sql(column: str, values: tuple[str, ...], bind: Binder) -> str:
+    return f"{column} IN {bind(values)}"
+
+
+class FaceSqlStore:
+    """`events.faces.FaceStore` on a `SqlRunner` (ChdbStore or ClickHouseStore); tables in its database."""
+
+    def __init__(
+        self,
+        runner: SqlRunner,
+        *,
+        mutation_timeout_s: float = DEFAULT_MUTATION_TIMEOUT_S,
+        max_ids_per_step: int = DEFAULT_MAX_IDS_PER_STEP,
+    ) -> None:
+        if mutation_timeout_s <= 0 or max_ids_per_step < 1:
+            raise ValueError("mutation_timeout_s must be > 0 and max_ids_per_step >= 1")
+        self._runner = runner
+        self._db = runner.database
+        self._timeout_s = mutation_timeout_s
+        self._max_ids = max_ids_per_step
+
+    def ensure_schema(self) -> None:
+        """Creates the database and the four tables when missing (idempotent)."""
+        self._runner.command(_fixed(create_database_sql(self._db)))
+        for table, columns, order_by, engine in _TABLES:
+            self._runner.command(
+                _fixed(create_table_sql(self._db, table, columns, _TYPES, order_by, engine=engine))
+            )
+
+    # --- watchlists and identities (versioned) ---
+
+    def put_watchlist(self, record: Watchlist) -> None:
+        self._runner.insert_rows(WATCHLISTS_TABLE, WATCHLIST_COLUMNS, [_row(record, WATCHLIST_COLUMNS)])
+
+    def get_watchlist(self, watchlist_id: str) -> Watchlist | None:
+        found = self._latest(Watchlist, WATCHLISTS_TABLE, WATCHLIST_COLUMNS, "watchlist_id", watchlist_id)
+        return found[0] if found else None
+
+    def list_watchlists(self) -> list[Watchlist]:
+        found = self._latest(Watchlist, WATCHLISTS_TABLE, WATCHLIST_COLUMNS, "watchlist_id")
+        return sorted(found, key=lambda w: (w.name, w.watchlist_id))
+
+    def put_identity(self, record: Identity) -> None:
+        self._runner.insert_rows(IDENTITIES_TABLE, IDENTITY_COLUMNS, [_row(record, IDENTITY_COLUMNS)])
+
+    def get_identity(self, identity_id: str) -> Identity | None:
+        found = self._latest(Identity, IDENTITIES_TABLE, IDENTITY_COLUMNS, "identity_id", identity_id)
+        return found[0] if found else None
+
+    def list_identities(self, watchlist_id: str | None = None) -> list[Identity]:
+        """By name; the watchlist filter applies to each identity's newest version."""
+
+        def build(bind: Binder) -> str:
+            latest = latest_sql(self._db, IDENTITIES_TABLE, IDENTITY_COLUMNS, "identity_id")
+            where = "" if watchlist_id is None else f" WHERE watchlist_id = {bind(watchlist_id)}"
+            return f"SELECT {', '.join(IDENTITY_COLUMNS)} FROM ({latest}){where}"
+
+        found = [_parse(Identity, IDENTITY_COLUMNS, r) for r in self._runner.select(build)]
+        return sorted(found, key=lambda i: (i.name, i.identity_id))
+
+    def _latest(
+        self, model: type[R], table: str, columns: Sequence[str], key: str, value: str | None = None
+    ) -> list[R]:
+        def build(bind: Binder) -> str:
+            where = "" if value is None else f" WHERE {key} = {bind(value)}"
+            return latest_sql(self._db, table, columns, key, where)
+
+        return [_parse(model, columns, r) for r in self._runner.select(build)]
+
+    # --- enrolled faces and negatives ---
+
+    def add_embeddings(self, records: list[FaceEmbedding]) -> None:
+        rows = [_row(r, EMBEDDING_COLUMNS) for r in records]
+        self._runner.insert_rows(EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, rows)
+
+    def list_embeddings(
+        self, identity_id: str | None = None, *, with_images: bool = False
+    ) -> list[FaceEmbedding]:
+        """Oldest first; without images the image column is not read at all."""
+        columns = EMBEDDING_COLUMNS if with_images else _EMBEDDING_NO_IMAGE
+        return self._faces(FaceEmbedding, EMBEDDINGS_TABLE, columns, "identity_id", identity_id)
+
+    def get_embedding(self, embedding_id: str) -> FaceEmbedding | None:
+        found = self._faces(FaceEmbedding, EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, "embedding_id", embedding_id)
+        return found[0] if found else None
+
+    def add_negative(self, record: FaceNegative) -> None:
+        self._runner.insert_rows(NEGATIVES_TABLE, NEGATIVE_COLUMNS, [_row(record, NEGATIVE_COLUMNS)])
+
+    def list_negatives(self, identity_id: str | None = None) -> list[FaceNegative]:
+        """Oldest first."""
+        return self._faces(FaceNegative, NEGATIVES_TABLE, NEGATIVE_COLUMNS, "identity_id", identity_id)
+
+    def _faces(
+        self, model: type[R], table: str, columns: Sequence[str], key: str, value: str | None
+    ) -> list[R]:
+        """Rows of a plain MergeTree table, oldest first (`columns[0]` is the record's id)."""
+        select = ", ".join(_IMAGE_AS_HEX if c == "image_jpeg" else c for c in columns)
+
+        def build(bind: Binder) -> str:
+            where = "" if value is None else f" WHERE {key} = {bind(value)}"
+            return f"SELECT {select} FROM {self._db}.{table}{where} ORDER BY created_ts_ms, {columns[0]}"
+
+        return [_parse(model, columns, r) for r in self._runner.select(build)]
+
+    # --- erasure ---
+
+    def erase_identity(self, identity_id: str) -> Erasure:
+        erasure, _ids = self._erase([("identity_id", (identity_id,))])
+        return erasure
+
+    def erase_watchlist(self, watchlist_id: str) -> Erasure:
+        """The watchlist, every row stamped with it, and every identity whose newest version is in it."""
+        erasure, _ids = self._erase(self._watchlist_steps([watchlist_id]))
+        return erasure
+
+    def expire(self, now_ms: int) -> list[tuple[str, str]]:
+        """Erases what is due at `now_ms`: identities past their own expiry, expired watchlists and all
+        of their identities. Returns what went, as ("identity", id) and ("watchlist", id) pairs."""
+        due: Callable[[Binder], str] = lambda bind: f"expires_ts_ms <= {bind(now_ms)}"  # noqa: E731
+        watchlist_ids = self._latest_ids(WATCHLISTS_TABLE, ("watchlist_id", "expires_ts_ms"), due)
+        own = self._latest_ids(IDENTITIES_TABLE, ("identity_id", "expires_ts_ms"), due)
+        steps = self._watchlist_steps(watchlist_ids) if watchlist_ids else []
+        steps += [("identity_id", chunk) for chunk in _chunks(own, self._max_ids)]
+        _erasure, identity_ids = self._erase(steps)
+        if identity_ids or watchlist_ids:
+            logger.info("expired %d identities and %d watchlists", len(identity_ids), len(watchlist_ids))
+        return [("identity", i) for i in sorted(identity_ids)] + [("watchlist", w) for w in watchlist_ids]
+
+    def _watchlist_steps(self, watchlist_ids: Sequence[str]) -> list[_Step]:
+        in_lists = partial(_in_sql, "watchlist_id", tuple(watchlist_ids))
+        members = self._latest_ids(IDENTITIES_TABLE, ("identity_id", "watchlist_id"), in_lists)
+        chunks = _chunks(members, self._max_ids)
+        return [("watchlist_id", tuple(watchlist_ids)), *(("identity_id", chunk) for chunk in chunks)]
+
+    def _latest_ids(
+        self, table: str, columns: Sequence[str], condition: Callable[[Binder], str]
+    ) -> list[str]:
+        """The ids (`columns[0]`) whose newest version meets the condition (on `columns`), sorted."""
+
+        def build(bind: Binder) -> str:
+            latest = latest_sql(self._db, table, columns, columns[0])
+            return f"SELECT {columns[0]} FROM ({latest}) WHERE {condition(bind)}"
+
+        return sorted(str(r[0]) for r in self._runner.select(build))
+
+    def _erase(self, steps: Sequence[_Step]) -> tuple[Erasure, set[str]]:
+        """Runs the steps in turn: counts what each finds, deletes it, waits until it is gone (so no row
+        is counted twice). A step that finds nothing mutates nothing. Returns the counts and the ids."""
+        identity_ids: set[str] = set()
+        rows = dict.fromkeys(IDENTITY_TABLES, 0)
+        for column, values in steps:
+            tables = IDENTITY_TABLES + ((WATCHLISTS_TABLE,) if column == "watchlist_id" else ())
+            where = partial(_in_sql, column, values)
+            ids, counts = self._count(tables, where)
+            if not any(counts.values()):
+                continue
+            identity_ids |= ids
+            for table in IDENTITY_TABLES:
+                rows[table] += counts[table]
+            for table in tables:  # every table mutates at once, then we wait for each
+                self._runner.command(partial(self._delete_sql, table, where))
+            for table in tables:
+                self._wait_for_mutations(table)
+        erasure = Erasure(len(identity_ids), rows[EMBEDDINGS_TABLE], rows[NEGATIVES_TABLE])
+        return erasure, identity_ids
+
+    def _delete_sql(self, table: str, where: Callable[[Binder], str], bind: Binder) -> str:
+        return f"ALTER TABLE {self._db}.{table} DELETE WHERE {where(bind)}"
+
+    def _count(
+        self, tables: Sequence[str], where: Callable[[Binder], str]
+    ) -> tuple[set[str], dict[str, int]]:
+        """The identity ids and each table's rows that `where` finds, in one query."""
+
+        def build(bind: Binder) -> str:
+            condition = where(bind)
+            ids = f"(SELECT groupUniqArray(identity_id) FROM {self._db}.{IDENTITIES_TABLE} WHERE {condition})"
+            counts = [f"(SELECT count() FROM {self._db}.{t} WHERE {condition})" for t in tables]
+            return f"SELECT {', '.join([ids, *counts])}"
+
+        ids, *counts = self._runner.select(build)[0]
+        return {str(i) for i in ids}, {t: int(str(n)) for t, n in zip(tables, counts, strict=True)}
+
+    def _wait_for_mutations(self, table: str) -> None:
+        """Until the table has no mutation left to do (bounded by the store's mutation timeout)."""
+
+        def pending(bind: Binder) -> str:
+            return (
+                f"SELECT count() FROM system.mutations WHERE database = {bind(self._db)} "
+                f"AND table = {bind(table)} AND is_done = 0"
+            )
+
+        deadline = time.monotonic() + self._timeout_s
+        pause_s = _POLL_S[0]
+        while int(str(self._runner.select(pending)[0][0])) > 0:
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"erasure in table {self._db}.{table} did not finish within {self._timeout_s:g} s "
+                    "(see system.mutations)"
+                )
+            time.sleep(pause_s)
+            pause_s = min(pause_s * 2, _POLL_S[1])

@@ -1,0 +1,206 @@
+"""Face recognition end to end on composited video: real people detector, tracker, recognition stage,
+face rules, events and blurred evidence (messi5.jpg enrolled; the astronaut is nobody's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.base import Detector, FrameBGR, ModelInfo
+from detectors.onnx_yolo import OnnxYoloConfig, OnnxYoloDetector
+from events.faces import FaceNegative, IdentityChange, NegativeChange, Watchlist, WatchlistChange
+from events.schema import Event
+from pipelines.analytics.face_match import FaceMatchConfig
+from pipelines.analytics.face_unknown import FaceUnknownConfig
+from pipelines.analytics.spec import RuleBase
+from pipelines.config import CameraConfig, SnapshotConfig, TrackerConfig
+from pipelines.emit import EmitContext
+from pipelines.evidence import SnapshotWriter
+from pipelines.recognition.faces import FaceRuntime
+from pipelines.recognition.gallery import FaceGallery
+from pipelines.worker import CameraWorker
+from tests.face_video import FPS, Walker, astronaut, composite, face_crop, find_walker, load, messi
+from tests.unit.detector_assets import ONNX_MODEL, data_dir, require_model
+
+FRAMES = 40
+LABELS = ["person", "person_down"]
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    require_model(ONNX_MODEL)
+    config = OnnxYoloConfig(
+        type="onnx",
+        model_path=Path(ONNX_MODEL),
+        precision="int8",
+        confidence=0.25,
+        class_names={0: "person", 1: "person_down"},
+    )
+    return OnnxYoloDetector(config, data_dir())
+
+
+@pytest.fixture(scope="module")
+def walker(detector: Detector) -> Walker:
+    return find_walker(detector, FRAMES)
+
+
+@pytest.fixture(scope="module")
+def shared_runtime() -> FaceRuntime:
+    return FaceRuntime(FaceGallery())
+
+
+@pytest.fixture(scope="module")
+def messi_vector(shared_runtime: FaceRuntime) -> list[float]:
+    model = shared_runtime.model()
+    image = messi()
+    return [float(v) for v in model.encode(image, model.detect(image))[0]]
+
+
+def enrolled_runtime(shared: FaceRuntime, messi_vector: list[float]) -> FaceRuntime:
+    """A fresh gallery with messi on a 'wanted' list, sharing the loaded model."""
+    runtime = FaceRuntime(FaceGallery(), shared.config)
+    runtime._model, runtime.lock = shared.model(), shared.lock
+    wl = Watchlist(
+        watchlist_id="wl_wanted", name="wanted", purpose="test watchlist", created_ts_ms=0, updated_ts_ms=0
+    )
+    runtime.gallery.apply(WatchlistChange(watchlist_id=wl.watchlist_id, watchlist=wl))
+    runtime.gallery.apply(
+        IdentityChange(
+            identity_id="id_messi", watchlist_id=wl.watchlist_id, name="Messi", vectors=[messi_vector]
+        )
+    )
+    return runtime
+
+
+def make_worker(
+    runtime: FaceRuntime, rules: list[RuleBase], tmp_path: Path, publisher: Collect
+) -> CameraWorker:
+    camera = CameraConfig.model_validate(
+        {"id": "cam", "uri": "composited.avi", "rules": [r.model_dump() for r in rules]}
+    )
+    ctx = EmitContext("cam", "site", "w1", ModelInfo("m", "1"), {r.id: r for r in camera.rules})
+    snapshots = SnapshotWriter(tmp_path, SnapshotConfig(), face_finder=runtime.find_faces)
+    return CameraWorker(
+        camera, ctx, TrackerConfig(), publisher, snapshots, recognizers={"face": runtime.recognizer}
+    )
+
+
+def run(worker: CameraWorker, detector: Detector, frames: list[FrameBGR], start: int = 0) -> None:
+    for i, frame in enumerate(frames, start=start):
+        ts_ms = int(i * 1000 / FPS)
+        worker.analyse(frame, detector.detect(frame), 1_700_000_000_000 + ts_ms, ts_ms)
+
+
+MATCH = FaceMatchConfig(id="wanted", type="face_match", labels=LABELS)
+UNKNOWN = FaceUnknownConfig(id="unknown", type="face_unknown", labels=LABELS, min_seen_s=1.0, min_faces=2)
+
+
+def of_type(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e.type == kind]
+
+
+def test_enrolled_face_on_a_walking_track_matches_once_and_only_it_is_unblurred(
+    detector: Detector, walker: Walker, shared_runtime: FaceRuntime, messi_vector: list[float], tmp_path: Path
+) -> None:
+    runtime = enrolled_runtime(shared_runtime, messi_vector)
+    out = Collect()
+    worker = make_worker(runtime, [MATCH, UNKNOWN], tmp_path, out)
+    run(worker, detector, composite(walker, face_crop(messi(), runtime.model()), seed=1))
+    matches = of_type(out.events, "face_match")
+    assert len(matches) == 1, [e.attributes for e in matches]
+    event = matches[0]
+    attrs = event.attributes.model_dump()
+    assert attrs["identity_id"] == "id_messi" and attrs["watchlist_id"] == "wl_wanted"
+    assert 0 < attrs["distance"] < attrs["threshold"] and attrs["faces"] >= MATCH.min_faces
+    assert event.severity == "high" and event.track_id is not None
+    # the face is on the walker: its box lies in the walker's box of some frame
+    fx = (attrs["face_xyxy"][0] + attrs["face_xyxy"][2]) / 2
+    assert any(b[0] <= fx <= b[2] for b in walker.boxes.values())
+    assert not [e for e in of_type(out.events, "face_unknown") if e.track_id == event.track_id]
+    assert event.snapshot is not None
+    snapshot = load(tmp_path / event.snapshot.uri)
+    reveal = attrs["face_xyxy"]
+    for box in runtime.find_faces(snapshot):
+        assert iou(box, reveal) >= 0.3, f"an unblurred face other than the matched one: {box}"
+
+
+def test_a_face_on_no_list_never_matches_and_is_reported_unknown_once(
+    detector: Detector, walker: Walker, shared_runtime: FaceRuntime, messi_vector: list[float], tmp_path: Path
+) -> None:
+    runtime = enrolled_runtime(shared_runtime, messi_vector)
+    out = Collect()
+    worker = make_worker(runtime, [MATCH, UNKNOWN], tmp_path, out)
+    run(worker, detector, composite(walker, face_crop(astronaut(), runtime.model()), seed=2))
+    assert of_type(out.events, "face_match") == []
+    unknown = of_type(out.events, "face_unknown")
+    assert len(unknown) == 1 and len({e.track_id for e in unknown}) == 1
+    assert unknown[0].attributes.model_dump()["seen_s"] >= UNKNOWN.min_seen_s
+    assert "face_embedding" not in unknown[0].attributes.model_dump()  # bystanders' encodings are not kept
+
+
+def test_not_this_person_stops_the_track_and_near_identical_faces_but_not_the_true_person(
+    detector: Detector, walker: Walker, shared_runtime: FaceRuntime, messi_vector: list[float], tmp_path: Path
+) -> None:
+    runtime = enrolled_runtime(shared_runtime, messi_vector)
+    frames = composite(walker, face_crop(messi(), runtime.model()), seed=3)
+    out = Collect()
+    unknown_at_once = FaceUnknownConfig(
+        id="unknown", type="face_unknown", labels=LABELS, min_seen_s=0, min_faces=1
+    )
+    worker = make_worker(runtime, [MATCH, unknown_at_once], tmp_path, out)
+    half = FRAMES * 3 // 4
+    run(worker, detector, frames[:half])
+    [match] = of_type(out.events, "face_match")
+    assert match.track_id is not None
+    attrs = match.attributes.model_dump()
+    runtime.gallery.apply(
+        NegativeChange(
+            negative=FaceNegative(
+                negative_id="neg1",
+                identity_id="id_messi",
+                watchlist_id="wl_wanted",
+                vector=attrs["face_embedding"],
+                camera_id="cam",
+                track_id=match.track_id,
+                event_id=str(match.event_id),
+                created_ts_ms=0,
+            )
+        )
+    )
+    out.events.clear()
+    run(worker, detector, frames[half:], start=half)
+    assert of_type(out.events, "face_match") == []
+    assert [e.track_id for e in of_type(out.events, "face_unknown")] == [
+        match.track_id
+    ]  # the track: unknown now
+    # the same faces again, on a new worker (new tracks): within the negative's radius, no match
+    again = Collect()
+    run(make_worker(runtime, [MATCH], tmp_path, again), detector, frames)
+    assert of_type(again.events, "face_match") == []
+    # the true person (the enrolment photo) still matches
+    [nearest] = runtime.gallery.candidates(np.asarray(messi_vector, np.float32), k=1)
+    assert nearest.identity_id == "id_messi" and nearest.distance < 0.01
+
+
+def iou(a: tuple[int, ...] | list[int], b: tuple[int, ...] | list[int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
