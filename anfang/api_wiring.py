@@ -19,6 +19,8 @@ from typing import Any
 from anfang.admin_socket import socket_path
 from anfang.audit_commands import audit_chain_id, audit_verify_handler, open_audit_log, sql_runner
 from anfang.auth_wiring import AuthParts, admin_handlers, build_auth, ensure_demo_operator, start_admin_socket
+from anfang.face_wiring import FaceParts, face_api_kwargs
+from anfang.reader_wiring import ReaderParts, hotlist_api_kwargs
 from anfang.settings import Settings
 from events.bus.broadcast import EventBroadcaster
 from events.cameras import CameraRegistry
@@ -40,6 +42,7 @@ class ApiServices:
     broadcaster: EventBroadcaster
     rule_sops: Callable[[str, str], str] | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # faces and hotlists (face_/reader_wiring)
 
     def app_kwargs(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class ApiServices:
             "alert_states": self.alert_states,
             "broadcaster": self.broadcaster,
             "rule_sops": self.rule_sops,
+            **self.extra,
         }
 
     def close(self) -> None:
@@ -66,11 +70,14 @@ def build_api_services(
     process: str,
     registry: CameraRegistry | None,
     broadcaster: EventBroadcaster | None = None,
+    faces: FaceParts | None = None,
+    readers: ReaderParts | None = None,
 ) -> ApiServices:
     """Sign-in, audit log, alert state (tables created when missing) and the live feed for one process.
 
     `broadcaster`: the embedded pipeline's (in-process fan-out); None in distributed mode, where a
-    Kafka live feed of this instance's own fills a new one.
+    Kafka live feed of this instance's own fills a new one. `faces`: the process's face runtime (the
+    biometric routes answer 503 without it); `readers`: its plate hotlists (the hotlist routes likewise).
     """
     runner = sql_runner(store)
     audit = open_audit_log(store, audit_chain_id(settings, process))
@@ -85,6 +92,10 @@ def build_api_services(
         rule_sops=sop_lookup(registry) if registry is not None else None,
     )
     try:
+        if faces is not None:
+            services.extra |= face_api_kwargs(faces, settings, store, audit, services.closers)
+        if readers is not None:
+            services.extra |= hotlist_api_kwargs(readers, settings, store, audit, services.closers)
         if broadcaster is None and settings.mode == "distributed":
             from events.bus.kafka_live import KafkaLiveFeed
 

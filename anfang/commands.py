@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from anfang.api_wiring import ApiServices, announce_demo_sign_in, build_api_services
+from anfang.face_wiring import FaceParts, start_faces
+from anfang.reader_wiring import ReaderParts, start_readers
 from anfang.settings import Settings
 from anfang.wiring import (
     build_supervisor,
@@ -144,10 +146,12 @@ def _run_supervised(
     *,
     start_ts_ms: int | None,
     once: bool,
+    faces: FaceParts,
+    readers: ReaderParts,
 ) -> int:
     """Run this worker's cameras until `stop` (or, with `once`, until they are all done); log a summary."""
     detector = make_detector(config, settings)  # a bad model fails before any stream opens
-    supervisor = build_supervisor(config, settings, publisher, detector, start_ts_ms)
+    supervisor = build_supervisor(config, settings, publisher, detector, start_ts_ms, faces, readers)
     started = time.monotonic()
     supervisor.inference.start()
 
@@ -189,10 +193,17 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
     health = make_inprocess_health(settings)
     sensors = start_sensors(settings, store, config, reseed=reseed)
     broadcaster = EventBroadcaster()
+    faces, readers = start_faces(settings, store), start_readers(settings, store)
     services = None
     if not once:
         services = build_api_services(
-            settings, store, process="demo", registry=registry, broadcaster=broadcaster
+            settings,
+            store,
+            process="demo",
+            registry=registry,
+            broadcaster=broadcaster,
+            faces=faces,
+            readers=readers,
         )
     bus_publisher, stop_sink = start_embedded_sink(store, settings)
     parts = ApiParts(
@@ -223,10 +234,14 @@ def demo(settings: Settings, *, once: bool, start_ts_ms: int | None, reseed: boo
             stop,
             start_ts_ms=start_ts_ms,
             once=once,
+            faces=faces,
+            readers=readers,
         )
     finally:
         stop_sink()
         sensors.close()
+        faces.close()
+        readers.close()
     logger.info("stored: %s", store.count_by_type())
     if api is not None:
         api.stop()
@@ -269,6 +284,7 @@ def pipeline(settings: Settings, *, start_ts_ms: int | None, once: bool = False,
     finally:
         registry.close()
     heartbeats = make_heartbeat_publisher(settings)
+    faces, readers = start_faces(settings, None), start_readers(settings, None)
     try:
         return _run_supervised(
             config,
@@ -279,8 +295,12 @@ def pipeline(settings: Settings, *, start_ts_ms: int | None, once: bool = False,
             stop,
             start_ts_ms=start_ts_ms,
             once=once,
+            faces=faces,
+            readers=readers,
         )
     finally:
+        faces.close()
+        readers.close()
         heartbeats.close()
         publisher.close()
 
@@ -322,7 +342,11 @@ def api(settings: Settings) -> int:
         health = make_health_view(settings)
         readiness["bus"] = lambda: _bus_error(settings)
     sensors = start_sensors(settings, store)
-    services = build_api_services(settings, store, process="api", registry=registry)
+    faces, readers = start_faces(settings, store), start_readers(settings, store)
+    services = build_api_services(
+        settings, store, process="api", registry=registry, faces=faces, readers=readers
+    )
+    services.closers[:0] = [faces.close, readers.close]
     sink_lag = None
     if settings.mode == "distributed":
         from events.bus.kafka_lag import KafkaGroupLag

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from anfang.secrets import AuthSettings
 from api.config import ApiConfig
 from pipelines.camera_runner import SupervisorConfig
+from pipelines.recognition.codes import CodeRecognitionConfig
+from pipelines.recognition.faces import FaceRecognitionConfig
+from pipelines.recognition.plates import PlateRecognitionConfig
 from pipelines.sensors.config import SensorHubConfig
 
 
@@ -80,4 +83,30 @@ class Settings(BaseSettings):
         default_factory=SensorHubConfig,
         description="reading limits and fusion, e.g. ANFANG_SENSORS__INGEST__RATE_PER_S=20, "
         "ANFANG_SENSORS__FUSION__WINDOW_S=30",
+    )
+    # --- faces ---
+    faces: FaceRecognitionConfig = Field(
+        default_factory=FaceRecognitionConfig,
+        description="face recognition, e.g. ANFANG_FACES__LOOK_EVERY_MS=200, "
+        "ANFANG_FACES__MODEL__DETECTOR=cnn",
+    )
+    kafka_faces_topic: str = Field(default="anfang.faces", description="compacted face gallery changes")
+    expiry_every_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often expired watchlists, identities, hotlists and entries are erased",
+    )
+    faces_mutation_timeout_s: float = Field(
+        default=60.0, gt=0, description="longest wait for the store to finish an erasure"
+    )
+    # --- plates and codes ---
+    plates: PlateRecognitionConfig = Field(
+        default_factory=PlateRecognitionConfig,
+        description="plate reading, e.g. ANFANG_PLATES__LOOK_EVERY_MS=400, ANFANG_PLATES__MIN_READS=2",
+    )
+    codes: CodeRecognitionConfig = Field(
+        default_factory=CodeRecognitionConfig, description="QR/barcode reading, e.g. ANFANG_CODES__WINDOW_MS"
+    )
+    kafka_hotlists_topic: str = Field(
+        default="anfang.hotlists", description="compacted plate hotlist changes"
     )

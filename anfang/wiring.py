@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from anfang.face_wiring import FaceParts
+from anfang.reader_wiring import ReaderParts
 from anfang.settings import Settings
 from api.schemas import EventTypeOut
 from api.sensor_services import SensorService
@@ -265,12 +267,15 @@ def build_supervisor(
     publisher: EventPublisher,
     detector: Detector,
     start_ts_ms: int | None,
+    faces: FaceParts,
+    readers: ReaderParts,
 ) -> CameraSupervisor:
     return CameraSupervisor(
         inference=SharedInference(detector, batch_max=settings.supervisor.detector_batch_max),
         tracker_config=config.tracker,
         publisher=publisher,
-        snapshots=SnapshotWriter(settings.data_dir, config.snapshots),
+        snapshots=SnapshotWriter(settings.data_dir, config.snapshots, face_finder=faces.runtime.find_faces),
+        recognizers={**faces.recognizers(), **readers.runtime.factories()},
         site_id=config.site_id,
         worker_id=settings.worker_id,
         config=settings.supervisor,

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.public_events import public_event
 from api.schemas import EventOut, PageMeta, snapshot_url_for
 from events.alert_state import AlertState, AlertStateRow, AlertStatus, Resolution
 from events.auth import NAME_MAX_LENGTH, NAME_PATTERN
@@ -53,7 +54,8 @@ class AlertOut(EventOut):
     @classmethod
     def of(cls, event: Event | EventOut, state: AlertState, sop: str) -> AlertOut:
         url = snapshot_url_for(event.event_id) if event.snapshot is not None else None
-        fields = {**event.model_dump(), "snapshot_url": url, "state": AlertStateOut.from_state(state)}
+        public = public_event(event) if isinstance(event, Event) else event
+        fields = {**public.model_dump(), "snapshot_url": url, "state": AlertStateOut.from_state(state)}
         return cls.model_validate({**fields, "sop": sop})
 
 

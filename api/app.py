@@ -22,6 +22,7 @@ from api.auth.service import AuthService
 from api.camera_schemas import camera_spec_components
 from api.config import ApiConfig
 from api.deps import ApiContext, AuthUnavailableError, BodyTooLargeError, ForbiddenError
+from api.face_services import FaceEncoder, FaceSearcher, SerialEncoder
 from api.live_services import LiveHub
 from api.metrics import RequestMetricsMiddleware, build_metrics
 from api.page_cache import PageCache
@@ -33,16 +34,22 @@ from api.routes import audit as audit_routes
 from api.routes import auth as auth_routes
 from api.routes import cameras as camera_routes
 from api.routes import event_types as event_types_routes
+from api.routes import evidence as evidence_routes
+from api.routes import faces as face_routes
 from api.routes import health as health_routes
+from api.routes import hotlists as hotlist_routes
 from api.routes import live as live_routes
 from api.routes import metrics as metrics_routes
 from api.routes import sensors as sensor_routes
 from api.routes import users as user_routes
+from api.routes import watchlists as watchlist_routes
 from api.schemas import EventTypeOut
 from events.alert_state import AlertStateStore, IllegalTransitionError, StateConflictError
 from events.audit import AuditLogReader, AuditSink
 from events.bus.broadcast import EventBroadcaster
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView, RegistryError
+from events.faces import FaceStore, GalleryPublisher
+from events.hotlists import HotlistPublisher, HotlistStore
 from events.ports import EventStore, StoreError
 
 logger = logging.getLogger(__name__)
@@ -95,6 +102,12 @@ def create_app(
     alert_states: AlertStateStore | None = None,
     rule_sops: Callable[[str, str], str] | None = None,
     sink_lag: Callable[[], int] | None = None,
+    face_store: FaceStore | None = None,
+    gallery: GalleryPublisher | None = None,
+    face_encoder: FaceEncoder | None = None,
+    face_searcher: FaceSearcher | None = None,
+    hotlist_store: HotlistStore | None = None,
+    hotlists: HotlistPublisher | None = None,
 ) -> FastAPI:
     """An API over `store`, serving snapshots from under `data_dir`. The caller owns every object it passes.
 
@@ -121,6 +134,12 @@ def create_app(
     - `alert_states`: the alerts' lifecycle rows (`/v1/alerts` states, actions); without it every
       alert reads as new and actions answer 503.
     - `rule_sops`: (camera_id, rule_id) -> the rule's SOP text, served with its alerts ("" without it).
+    - `face_store`, `gallery`, `face_encoder`, `face_searcher`: face watchlists (`/v1/watchlists`),
+      enrolment, search by image (`/v1/faces/search`) and "not this person"; a route whose part is
+      missing answers 503. `face_encoder` is called by one request at a time.
+    - `hotlist_store`, `hotlists`: plate hotlists (`/v1/hotlists`) and the publisher that sends each
+      changed list to the workers; without the store those routes answer 503, without the publisher
+      the changes do.
     """
     config = config or ApiConfig()
     app = FastAPI(
@@ -150,6 +169,12 @@ def create_app(
         alert_states=alert_states,
         alert_pages=(alert_pages := PageCache(config.alerts_cache_ttl_s)),
         rule_sops=rule_sops,
+        face_store=face_store,
+        gallery=gallery,
+        face_encoder=None if face_encoder is None else SerialEncoder(face_encoder),
+        face_searcher=face_searcher,
+        hotlist_store=hotlist_store,
+        hotlists=hotlists,
         live=None
         if broadcaster is None
         else LiveHub(
@@ -175,6 +200,10 @@ def create_app(
         app.add_exception_handler(sensor_error, handler)
     for history_error, history_handler in events.ERROR_HANDLERS.items():
         app.add_exception_handler(history_error, history_handler)
+    for face_error, face_handler in face_routes.ERROR_HANDLERS.items():
+        app.add_exception_handler(face_error, face_handler)
+    for hotlist_error, hotlist_handler in hotlist_routes.ERROR_HANDLERS.items():
+        app.add_exception_handler(hotlist_error, hotlist_handler)
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(user_routes.router)
@@ -182,9 +211,13 @@ def create_app(
     app.include_router(camera_routes.router)
     app.include_router(sensor_routes.router)
     app.include_router(events.router)
+    app.include_router(evidence_routes.router)
     app.include_router(event_types_routes.router)
     app.include_router(live_routes.router)  # before alerts: /live is not an event id
     app.include_router(alerts.router)
+    app.include_router(face_routes.build_router(config))
+    app.include_router(watchlist_routes.build_router(config))
+    app.include_router(hotlist_routes.build_router(config))
     app.include_router(audit_routes.router)
     app.include_router(console.router)
     _publish_camera_schema(app, camera_schema)

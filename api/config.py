@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from events.hotlists import DEFAULT_ENTRIES_MAX, DEFAULT_PATTERN_MAX_CHARS, DEFAULT_PATTERN_MIN_LITERAL_CHARS
+
 
 class ApiConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -53,6 +55,39 @@ class ApiConfig(BaseModel):
     )
     live_send_timeout_s: float = Field(
         default=10.0, gt=0, description="a live client that takes longer to accept a send is disconnected"
+    )
+    face_image_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, description="largest image file accepted for enrolment or face search"
+    )
+    face_image_max_pixels: int = Field(
+        default=40_000_000,
+        ge=1,
+        description="most pixels (width x height, read from the header before decoding) of an uploaded image",
+    )
+    face_images_per_request: int = Field(
+        default=10, ge=1, description="most images one enrolment or add-images request may carry"
+    )
+    face_image_stored_max_side_px: int = Field(
+        default=1024,
+        ge=16,
+        description="enrolment images are stored as JPEG with their longest side at most this",
+    )
+    face_search_k_max: int = Field(default=20, ge=1, description="most identities a face search may ask for")
+    face_search_events_max: int = Field(
+        default=20, ge=0, description="past face_match events returned per identity found by a face search"
+    )
+    hotlist_entries_max: int = Field(
+        default=DEFAULT_ENTRIES_MAX,
+        ge=1,
+        description="most live entries of one plate hotlist (each change sends the whole list to workers)",
+    )
+    hotlist_pattern_max_chars: int = Field(
+        default=DEFAULT_PATTERN_MAX_CHARS, ge=2, le=64, description="longest hotlist entry pattern"
+    )
+    hotlist_pattern_min_literal_chars: int = Field(
+        default=DEFAULT_PATTERN_MIN_LITERAL_CHARS,
+        ge=1,
+        description="fewest letters and digits of a hotlist entry pattern (`*` alone matches every plate)",
     )
 
     @model_validator(mode="after")

@@ -25,10 +25,13 @@ from api.sensor_services import SensorsDisabledError, SensorService
 from events.alert_state import AlertStateStore
 from events.audit import AuditLogReader, AuditOutcome, AuditRecord, AuditSink
 from events.cameras import CameraRegistry, CameraSpec, CameraSpecError, HealthView
+from events.faces import FaceStore, GalleryPublisher
+from events.hotlists import HotlistPublisher, HotlistStore
 from events.ports import EventStore
 
 if TYPE_CHECKING:
     from api.auth.service import AuthService
+    from api.face_services import FaceEncoder, FaceSearcher
 
 
 class BodyTooLargeError(ValueError):
@@ -65,6 +68,12 @@ class ApiContext:
     alert_states: AlertStateStore | None = None  # alert lifecycle rows (None: alerts read as new)
     alert_pages: PageCache = field(default_factory=lambda: PageCache(0))  # hot /v1/alerts pages
     rule_sops: Callable[[str, str], str] | None = None  # (camera_id, rule_id) -> the rule's SOP text
+    face_store: FaceStore | None = None  # watchlists, identities, enrolled faces (None: face routes 503)
+    gallery: GalleryPublisher | None = None  # tells the workers of watchlist changes (None: no changes)
+    face_encoder: FaceEncoder | None = None  # image -> faces (None: no enrolment, no search)
+    face_searcher: FaceSearcher | None = None  # 1:N index over the enrolled faces (None: no search)
+    hotlist_store: HotlistStore | None = None  # plate hotlists and entries (None: hotlist routes 503)
+    hotlists: HotlistPublisher | None = None  # tells the workers of hotlist changes (None: no changes)
 
 
 async def get_context(request: Request) -> ApiContext:

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from api.public_events import public_event
 from events.ports import EventQuery, EventStore
 from events.schema import Event
 
@@ -75,7 +76,7 @@ def export_record(event: Event) -> dict[str, Any]:
         "label": event.label,
         "confidence": event.confidence,
         "bbox_xyxy": list(event.bbox_xyxy),
-        "attributes": event.attributes.model_dump_json(),
+        "attributes": public_event(event).attributes.model_dump_json(),
         "snapshot_uri": snapshot.uri if snapshot is not None else "",
         "snapshot_sha256": snapshot.sha256 if snapshot is not None else "",
         "model_name": event.model.name,

@@ -27,6 +27,12 @@ class Permission(StrEnum):
     SENSORS_WRITE = "sensors:write"  # sensor registry and readings ingest
     METRICS_READ = "metrics:read"  # Prometheus /metrics
     USERS_MANAGE = "users:manage"  # users and API keys
+    FACES_READ = "faces:read"  # watchlists, identities and their enrolled faces (no vectors)
+    FACES_ENROL = "faces:enrol"  # create / change / delete watchlists, enrol, add images, erase
+    FACES_SEARCH = "faces:search"  # 1:N search by image
+    EVIDENCE_UNMASK = "evidence:unmask"  # the unblurred original of a snapshot
+    HOTLISTS_READ = "hotlists:read"  # plate hotlists and their entries
+    HOTLISTS_WRITE = "hotlists:write"  # create / change / delete hotlists, add / remove entries
 
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
@@ -38,6 +44,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SENSORS_READ,
             Permission.SENSORS_WRITE,
             Permission.METRICS_READ,
+            Permission.HOTLISTS_READ,  # to keep an external list in sync
+            Permission.HOTLISTS_WRITE,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -48,6 +56,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.SNAPSHOTS_READ,
             Permission.CAMERAS_READ,
             Permission.SENSORS_READ,
+            Permission.FACES_READ,
+            Permission.FACES_SEARCH,
+            Permission.HOTLISTS_READ,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -59,6 +70,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.CAMERAS_READ,
             Permission.SENSORS_READ,
+            Permission.FACES_READ,
+            Permission.HOTLISTS_READ,
         }
     ),
 }

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from api.public_events import public_event
 from events.alert_state import AlertStatus
 from events.ports import EventGroupBy
 from events.schema import EVENT_TYPE_PATTERN, Event
@@ -105,6 +106,19 @@ class EventFilterParams(TimeWindowParams):
         max_length=TEXT_MAX_CHARS,
         description="free text: case-insensitive substring of the event's attributes (as JSON)",
     )
+    plate: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=TEXT_MAX_CHARS,
+        description="plate reads and matches by plate: exact (京A12345), prefix (京A*) or wildcard "
+        "(* any run, ? one character); case and separators ignored",
+    )
+    code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=TEXT_MAX_CHARS,
+        description="code reads by payload: exact, prefix (ABC*) or wildcard (* and ?)",
+    )
     status: list[AlertStatus] = Field(
         default_factory=list, description="repeatable: latest alert lifecycle status (new = never acted on)"
     )
@@ -158,7 +172,7 @@ class EventOut(Event):
     def from_event(cls, event: Event) -> EventOut:
         """The event as served; its nested models are taken as they are (validated when parsed)."""
         url = snapshot_url_for(event.event_id) if event.snapshot is not None else None
-        return cls.model_validate({**event.__dict__, "snapshot_url": url})
+        return cls.model_validate({**public_event(event).__dict__, "snapshot_url": url})
 
 
 class PageMeta(BaseModel):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.public_events import public_event
 from api.schemas import (
     CURSOR_PATTERN,
     AggregateBucketOut,
@@ -105,6 +106,8 @@ def filter_query(
             rule_ids=tuple(dict.fromkeys(params.rule)),
             labels=tuple(dict.fromkeys(params.label)),
             text=params.q,
+            plate=params.plate,
+            code=params.code,
             statuses=tuple(dict.fromkeys(s.value for s in params.status)),
             assignee=params.assignee,
             alerts_only=alerts_only or params.alerts_only,
@@ -155,7 +158,7 @@ def list_events_json(
 
 def _event_json(event: Event) -> bytes:
     """The event's JSON with `snapshot_url` added (an object's JSON ends with its closing brace)."""
-    body = event.model_dump_json().encode()
+    body = public_event(event).model_dump_json().encode()
     url = snapshot_url_for(event.event_id) if event.snapshot is not None else None
     return body[:-1] + b',"snapshot_url":' + json.dumps(url).encode() + b"}"
 

@@ -65,7 +65,9 @@ def percentiles_ms(latencies_s: list[float]) -> tuple[float, float]:
     return float(p50), float(p95)
 
 
-def bench_size(n: int, n_queries: int, config: FaceIndexConfig, with_usearch: bool) -> None:
+def bench_size(
+    n: int, n_queries: int, config: FaceIndexConfig, with_usearch: bool, ef_sweep: list[int] | None = None
+) -> None:
     vectors, queries, truth = synthetic(n, n_queries)
     distances = np.linalg.norm(queries - vectors[truth], axis=1)
     exact_rows = exact_top1(vectors, queries)
@@ -93,29 +95,31 @@ def bench_size(n: int, n_queries: int, config: FaceIndexConfig, with_usearch: bo
     index.add_many(keys, vectors)
     build_s, rss_delta = time.perf_counter() - t0, rss_mib() - rss0
     faiss.omp_set_num_threads(1)
-    lat, hits = [], []
-    for q in queries:
-        t0 = time.perf_counter()
-        top = index.search(q, k=1)
-        lat.append(time.perf_counter() - t0)
-        hits.append(int(top[0].identity_id[2:]) if top else -1)
-    a50, a95 = percentiles_ms(lat)
-    found = np.array(hits)
-    logger.info(
-        "n=%d: faiss HNSW M=%d efC=%d efS=%d: build %.1f s, index %.0f MiB (RSS +%.0f MiB incl. keys), "
-        "top-1 p50 %.3f ms p95 %.3f ms, recall@1 vs exact %.4f (vs truth %.4f)",
-        n,
-        config.hnsw_m,
-        config.hnsw_ef_construction,
-        config.hnsw_ef_search,
-        build_s,
-        index.memory_bytes() / 2**20,
-        rss_delta,
-        a50,
-        a95,
-        float(np.mean(found == exact_rows)),
-        float(np.mean(found == truth)),
-    )
+    for ef_search in ef_sweep or [config.hnsw_ef_search]:
+        index.config = index.config.model_copy(update={"hnsw_ef_search": ef_search})
+        lat, hits = [], []
+        for q in queries:
+            t0 = time.perf_counter()
+            top = index.search(q, k=1)
+            lat.append(time.perf_counter() - t0)
+            hits.append(int(top[0].identity_id[2:]) if top else -1)
+        a50, a95 = percentiles_ms(lat)
+        found = np.array(hits)
+        logger.info(
+            "n=%d: faiss HNSW M=%d efC=%d efS=%d: build %.1f s, index %.0f MiB (RSS +%.0f MiB incl. keys), "
+            "top-1 p50 %.3f ms p95 %.3f ms, recall@1 vs exact %.4f (vs truth %.4f)",
+            n,
+            config.hnsw_m,
+            config.hnsw_ef_construction,
+            ef_search,
+            build_s,
+            index.memory_bytes() / 2**20,
+            rss_delta,
+            a50,
+            a95,
+            float(np.mean(found == exact_rows)),
+            float(np.mean(found == truth)),
+        )
     del index
     if with_usearch:
         bench_usearch(vectors, queries, exact_rows, config)
@@ -164,11 +168,19 @@ def main() -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--ef-search", type=int, default=None, help="override the HNSW search beam")
+    p.add_argument("--ef-sweep", type=int, nargs="+", default=None, help="search beams measured on one build")
+    p.add_argument("--ef-construction", type=int, default=None, help="override the HNSW build beam")
+    p.add_argument("--m", type=int, default=None, help="override the HNSW graph degree")
     p.add_argument("--usearch", action="store_true", help="also measure usearch with the same parameters")
     args = p.parse_args()
     config = FaceIndexConfig()
-    if args.ef_search:
-        config = config.model_copy(update={"hnsw_ef_search": args.ef_search})
+    for flag, field in (
+        ("ef_search", "hnsw_ef_search"),
+        ("ef_construction", "hnsw_ef_construction"),
+        ("m", "hnsw_m"),
+    ):
+        if getattr(args, flag):
+            config = config.model_copy(update={field: getattr(args, flag)})
     logger.info(
         "cpu cores %d, load average %s; exact path used below %d live rows",
         os.cpu_count(),
@@ -176,7 +188,7 @@ def main() -> int:
         config.exact_max_size,
     )
     for n in args.sizes:
-        bench_size(n, args.queries, config, args.usearch)
+        bench_size(n, args.queries, config, args.usearch, args.ef_sweep)
     logger.info("load average at the end %s", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 

@@ -40,7 +40,10 @@ readonly PIP_EXTRA_REQUIREMENTS=("setuptools>=77.0.3,<81")
 # dlib's face detectors, landmarks and 128-d ResNet encoder (the files face_recognition uses; read by
 # detectors/faces.py through dlib-bin, the prebuilt dlib in the lock; no download at run time). Without
 # its dependencies: nothing of it needs resolving, and pip must never try to compile dlib.
-readonly PIP_NO_DEPS_REQUIREMENTS=("face_recognition_models==0.3.0")
+# rapidocr_onnxruntime carries the PP-OCRv4 text detector and recogniser (ONNX, Chinese + Latin) that
+# detectors/plates.py reads plates with; its real dependencies (pyclipper, shapely, pyyaml, six,
+# onnxruntime, opencv) are pinned in requirements.lock, so it goes in without any resolving.
+readonly PIP_NO_DEPS_REQUIREMENTS=("face_recognition_models==0.3.0" "rapidocr_onnxruntime==1.4.4")
 readonly MEDIA="/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 readonly APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad

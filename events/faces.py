@@ -167,7 +167,7 @@ class IdentityChange(_Record):
 
     kind: Literal["identity"] = "identity"
     identity_id: _ID
-    watchlist_id: _ID
+    watchlist_id: str = Field(default="", max_length=64, description="empty on a removal by expiry")
     name: str = ""
     expires_ts_ms: int | None = None
     vectors: list[Vector] = Field(default_factory=list, repr=False)

@@ -90,6 +90,8 @@ class EventQuery:
     rule_ids: Sequence[str] = ()
     labels: Sequence[str] = ()
     text: str | None = None  # case-insensitive substring of the attributes' JSON
+    plate: str | None = None  # plate reads/matches: exact, prefix (京A*) or wildcard (* any run, ? one)
+    code: str | None = None  # code reads: their payload, exact, prefix or wildcard like `plate`
     statuses: Sequence[str] = ()  # latest alert lifecycle status ("new" = never acted on)
     assignee: str | None = None  # latest alert state assigned to this user
     after: EventCursor | None = None  # keyset paging: events after this one (offset skips more)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -26,6 +26,7 @@ from pipelines.emit import EmitContext
 from pipelines.evidence import SnapshotWriter
 from pipelines.gating import MotionGate
 from pipelines.inference import Reconfigure, SharedInference
+from pipelines.recognition.stage import RecognizerFactory
 from pipelines.sources import open_source
 from pipelines.worker import CameraStats, CameraWorker, ProgressFn
 
@@ -72,8 +73,10 @@ class CameraSupervisor:
         config: SupervisorConfig,
         start_ts_ms: int | None = None,
         open_fn: OpenFn = open_source,
+        recognizers: Mapping[str, RecognizerFactory] | None = None,
     ) -> None:
         self.inference = inference
+        self._recognizers = dict(recognizers or {})
         self._tracker_config = tracker_config
         self._publisher = publisher
         self._snapshots = snapshots
@@ -106,7 +109,14 @@ class CameraSupervisor:
             if camera.id in self._slots:
                 raise ValueError(f"camera {camera.id!r} already runs on this worker")
             ctx = self._ctx(camera)
-            worker = CameraWorker(camera, ctx, self._tracker_config, self._publisher, self._snapshots)
+            worker = CameraWorker(
+                camera,
+                ctx,
+                self._tracker_config,
+                self._publisher,
+                self._snapshots,
+                recognizers=self._recognizers,
+            )
             runner = None
             if camera.enabled:
                 live = camera.live if camera.live is not None else _scheme_is_live(camera.uri)

@@ -28,6 +28,7 @@ from tests.unit.events_samples import (
     newest_first,
     reference_aggregate,
     reference_page,
+    with_attributes,
 )
 
 
@@ -48,7 +49,51 @@ def _ids(events: list[Event]) -> list[uuid.UUID]:
     return [e.event_id for e in events]
 
 
+def plate_and_code_events() -> list[Event]:
+    plates = ["京A12345", "京A12845", "沪B9Z001", "京AD12345"]
+    events = [
+        with_attributes(make_event(i), "plate_read" if i % 2 else "plate_match", plate=p, format="ordinary")
+        for i, p in enumerate(plates)
+    ]
+    payloads = ["PALLET-00042", "50%_off", "https://a.invalid/?x=1", "PALLET-1"]
+    events += [
+        with_attributes(make_event(10 + i), "code_read", format="QRCode", payload=p)
+        for i, p in enumerate(payloads)
+    ]
+    events.append(
+        with_attributes(make_event(20), "note", plate="京A12345", payload="PALLET-00042")
+    )  # not a read
+    return events
+
+
+PLATE_CODE_QUERIES = [
+    (EventQuery(plate="京A12345"), ["京A12345"]),
+    (EventQuery(plate="京a·12345"), ["京A12345"]),  # case and separators ignored
+    (EventQuery(plate="京A12*"), ["京A12345", "京A12845"]),  # prefix
+    (EventQuery(plate="京A12?45"), ["京A12345", "京A12845"]),  # one character
+    (EventQuery(plate="*45"), ["京A12345", "京A12845", "京AD12345"]),
+    (EventQuery(plate="京A1234"), []),  # exact means whole
+    (EventQuery(code="PALLET-*"), ["PALLET-00042", "PALLET-1"]),
+    (EventQuery(code="50%_off"), ["50%_off"]),
+    (EventQuery(code="50%?off"), ["50%_off"]),
+    (EventQuery(code="5%"), []),  # % and _ are literal, not SQL wildcards
+    (EventQuery(code="https://a.invalid/?x=1"), ["https://a.invalid/?x=1"]),
+]
+
+
 class HistoryContract:
+    @pytest.mark.parametrize(
+        "q,expected", PLATE_CODE_QUERIES, ids=[f"p{i}" for i in range(len(PLATE_CODE_QUERIES))]
+    )
+    def test_plate_and_code_filters_match_exact_prefix_and_wildcards(
+        self, store: EventStore, q: EventQuery, expected: list[str]
+    ) -> None:
+        store.insert(plate_and_code_events())
+        page = store.query(q)
+        key = "plate" if q.plate else "payload"
+        assert sorted(e.attributes.model_dump()[key] for e in page.events) == sorted(expected)
+        assert all(e.type in ("plate_read", "plate_match", "code_read") for e in page.events)
+
     @pytest.mark.parametrize("q", HISTORY_QUERIES, ids=[f"h{i}" for i in range(len(HISTORY_QUERIES))])
     def test_history_filters_and_aggregates_match_the_reference(
         self, store: EventStore, q: EventQuery

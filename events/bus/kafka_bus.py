@@ -49,7 +49,15 @@ def _unreachable(bootstrap: str, exc: Exception) -> BusError:
 class _Producer:
     """A KafkaProducer whose asynchronous delivery failures are kept until the next `flush`."""
 
-    def __init__(self, bootstrap: str, client_id: str, timeout_s: float, linger_ms: int) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        client_id: str,
+        timeout_s: float,
+        linger_ms: int,
+        compression: str | None = None,
+        max_request_bytes: int = 1_048_576,
+    ) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
@@ -63,6 +71,8 @@ class _Producer:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=linger_ms,
+                compression_type=compression,
+                max_request_size=max_request_bytes,
                 bootstrap_timeout_ms=timeout_ms,
                 max_block_ms=timeout_ms,
             )

@@ -11,14 +11,13 @@ The SQL runs unchanged on ClickHouse 18.16 and on chDB.
 from __future__ import annotations
 
 import logging
-import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
 from events.faces import Erasure, FaceEmbedding, FaceNegative, Identity, Watchlist
-from events.ports import StoreError
+from events.store.mutations import wait_for_mutations
 from events.store.runner import SqlBuilder, SqlRunner
 from events.store.sql import Binder, SqlValue, create_database_sql, create_table_sql, latest_sql
 
@@ -60,7 +59,6 @@ _TABLES = (
 #: Identity ids per `IN (...)` of one erasure step (the statement stays far below max_query_size).
 DEFAULT_MAX_IDS_PER_STEP = 1000
 DEFAULT_MUTATION_TIMEOUT_S = 60.0
-_POLL_S = (0.01, 0.5)  # first and longest pause between looks at system.mutations
 
 R = TypeVar("R", Watchlist, Identity, FaceEmbedding, FaceNegative)
 _Record = Watchlist | Identity | FaceEmbedding | FaceNegative
@@ -280,20 +278,4 @@ class FaceSqlStore:
 
     def _wait_for_mutations(self, table: str) -> None:
         """Until the table has no mutation left to do (bounded by the store's mutation timeout)."""
-
-        def pending(bind: Binder) -> str:
-            return (
-                f"SELECT count() FROM system.mutations WHERE database = {bind(self._db)} "
-                f"AND table = {bind(table)} AND is_done = 0"
-            )
-
-        deadline = time.monotonic() + self._timeout_s
-        pause_s = _POLL_S[0]
-        while int(str(self._runner.select(pending)[0][0])) > 0:
-            if time.monotonic() >= deadline:
-                raise StoreError(
-                    f"erasure in table {self._db}.{table} did not finish within {self._timeout_s:g} s "
-                    "(see system.mutations)"
-                )
-            time.sleep(pause_s)
-            pause_s = min(pause_s * 2, _POLL_S[1])
+        wait_for_mutations(self._runner, table, self._timeout_s)

@@ -18,12 +18,14 @@ Everything here works on ClickHouse 18.16 as on chDB 26.x (no window functions, 
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from events.hotlists import PATTERN_SEPARATORS
 from events.ports import EventCursor, EventGroupBy, EventPage, EventQuery
 from events.store import alert_state_sql
 from events.store.runner import SqlBuilder
@@ -35,6 +37,9 @@ DAY_MS = 24 * HOUR_MS
 DEFAULT_SCAN_WINDOWS_MS: tuple[int, ...] = (HOUR_MS, DAY_MS, 7 * DAY_MS, 31 * DAY_MS)
 #: Longest free-text filter (characters): the filter is a substring search over every row's attributes.
 TEXT_MAX_CHARS = 200
+#: The event types the plate filter searches, and the code filter's.
+PLATE_TYPES: tuple[SqlValue, ...] = ("plate_read", "plate_match")
+CODE_TYPE = "code_read"
 
 _HOUR_KEY = f"intDiv(ts_ms, {HOUR_MS})"
 _GROUP_KEYS: dict[EventGroupBy, str] = {
@@ -86,9 +91,28 @@ def filter_conditions(database: str, q: EventQuery, bind: Binder) -> list[str]:
         conds.append("alert = 1")
     if q.text:
         conds.append(f"positionCaseInsensitiveUTF8(attributes, {bind(q.text)}) > 0")
+    if q.plate:
+        conds.append(f"type IN {bind(PLATE_TYPES)}")
+        plate = like_pattern(normalise_pattern_text(q.plate))
+        conds.append(f"visitParamExtractString(attributes, 'plate') LIKE {bind(plate)}")
+    if q.code:
+        conds.append(f"type = {bind(CODE_TYPE)}")
+        conds.append(f"visitParamExtractString(attributes, 'payload') LIKE {bind(like_pattern(q.code))}")
     if q.statuses or q.assignee is not None:
         conds.append(alert_state_sql.state_filter_sql(database, q.statuses, q.assignee, bind))
     return conds
+
+
+def like_pattern(pattern: str) -> str:
+    """A plate/code search pattern as SQL LIKE: `*` any run, `?` one character, the rest literal."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def normalise_pattern_text(pattern: str) -> str:
+    """A plate as stored: NFKC, upper case, separators (spaces, dots, dashes) dropped."""
+    text = unicodedata.normalize("NFKC", pattern).upper()
+    return "".join(ch for ch in text if ch not in PATTERN_SEPARATORS)
 
 
 def _at_or_after(ts_ms: int, bind: Binder) -> list[str]:
@@ -108,6 +132,9 @@ def check_history_query(q: EventQuery) -> None:
     """What only the history filters can get wrong (the store's `check_query` checks paging)."""
     if q.text is not None and len(q.text) > TEXT_MAX_CHARS:
         raise InvalidQueryError(f"text must be at most {TEXT_MAX_CHARS} characters, got {len(q.text)}")
+    for name, value in (("plate", q.plate), ("code", q.code)):
+        if value is not None and len(value) > TEXT_MAX_CHARS:
+            raise InvalidQueryError(f"{name} must be at most {TEXT_MAX_CHARS} characters, got {len(value)}")
 
 
 def keys_sql(

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from pipelines.analytics import (
     camera_tamper,
+    code_read,
     crowd,
     face_match,
     face_unknown,
@@ -21,6 +22,8 @@ from pipelines.analytics import (
     loitering,
     object_abandoned,
     object_removed,
+    plate_match,
+    plate_read,
     smoke,
     zone_intrusion,
     zone_occupancy,
@@ -41,6 +44,9 @@ RULE_PLUGINS: tuple[RulePlugin, ...] = (
     object_removed.PLUGIN,
     face_match.PLUGIN,
     face_unknown.PLUGIN,
+    plate_read.PLUGIN,
+    plate_match.PLUGIN,
+    code_read.PLUGIN,
 )
 
 PLUGINS_BY_TYPE: dict[str, RulePlugin] = {p.kind.event_type: p for p in RULE_PLUGINS}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import FrameBGR
 from detectors.faces import FaceBox, FaceModel, FaceModelConfig
 from events.faces import Watchlist
+from pipelines.recognition.face_index import FaceIndexConfig
 from pipelines.recognition.gallery import FaceGallery, GalleryIdentity
 from pipelines.recognition.stage import StageFrame
 from pipelines.recognition.votes import F32, BestFaces, FaceVoteConfig, TrackDecision, TrackFace, decide_track
@@ -37,6 +38,7 @@ class FaceRecognitionConfig(BaseModel):
 
     model: FaceModelConfig = Field(default_factory=FaceModelConfig)
     vote: FaceVoteConfig = Field(default_factory=FaceVoteConfig)
+    index: FaceIndexConfig = Field(default_factory=FaceIndexConfig, description="the 1:N index")
     look_every_ms: int = Field(default=200, ge=0, description="least time between two looks at one track")
     max_looks_per_frame: int = Field(default=4, ge=1, description="tracks searched for a face per frame")
     head_fraction: float = Field(
@@ -282,11 +284,18 @@ class FaceRuntime:
     """A process's face model (loaded on first use, shared under one lock), its gallery and settings:
     builds each camera's recogniser and finds faces on whole frames for the privacy blur."""
 
-    def __init__(self, gallery: FaceGallery, config: FaceRecognitionConfig | None = None) -> None:
+    def __init__(
+        self,
+        gallery: FaceGallery,
+        config: FaceRecognitionConfig | None = None,
+        *,
+        shared_with: FaceRuntime | None = None,
+    ) -> None:
+        """`shared_with`: another runtime whose model (and its lock) this one uses (one load)."""
         self.gallery = gallery
         self.config = config or FaceRecognitionConfig()
-        self.lock = threading.Lock()
-        self._model: FaceModel | None = None
+        self.lock: threading.Lock = shared_with.lock if shared_with is not None else threading.Lock()
+        self._model: FaceModel | None = shared_with.model() if shared_with is not None else None
 
     def model(self) -> FaceModel:
         with self.lock:

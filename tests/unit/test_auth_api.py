@@ -66,7 +66,17 @@ def test_password_flow_answers_the_contract_and_me_shows_role_scope_permissions(
         "kind": "user",
         "scope": {"sites": [], "cameras": ["cam-a"]},
         "permissions": sorted(
-            ["events:read", "alerts:read", "alerts:act", "snapshots:read", "cameras:read", "sensors:read"]
+            [
+                "events:read",
+                "alerts:read",
+                "alerts:act",
+                "snapshots:read",
+                "cameras:read",
+                "sensors:read",
+                "faces:read",
+                "faces:search",
+                "hotlists:read",
+            ]
         ),
     }
 

@@ -74,8 +74,7 @@ def messi_vector(shared_runtime: FaceRuntime) -> list[float]:
 
 def enrolled_runtime(shared: FaceRuntime, messi_vector: list[float]) -> FaceRuntime:
     """A fresh gallery with messi on a 'wanted' list, sharing the loaded model."""
-    runtime = FaceRuntime(FaceGallery(), shared.config)
-    runtime._model, runtime.lock = shared.model(), shared.lock
+    runtime = FaceRuntime(FaceGallery(), shared.config, shared_with=shared)
     wl = Watchlist(
         watchlist_id="wl_wanted", name="wanted", purpose="test watchlist", created_ts_ms=0, updated_ts_ms=0
     )

@@ -47,6 +47,8 @@ from tests.unit.api_fakes import (
     make_event,
 )
 from tests.unit.auth_fakes import CLI, make_rig
+from tests.unit.face_fakes import ColourEncoder, ExactSearcher, MemoryFaceStore, RecordingGallery
+from tests.unit.hotlist_fakes import MemoryHotlistStore, RecordingHotlists
 from tests.unit.test_sensors_api import MemoryReadings, RecordingPublisher
 
 #: Routes anybody may call: probes, the console page and its assets, the OpenAPI document, sign-in.
@@ -155,6 +157,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         SensorHub(sensor_registry, RecordingPublisher(), SensorHubConfig(), "w"), readings
     )
     hub.start()
+    faces = MemoryFaceStore()
     app = create_app(
         store,
         tmp,
@@ -168,6 +171,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         audit_log=EmptyAuditLog(),
         alert_states=MemoryAlertStateStore(),
         broadcaster=EventBroadcaster(),
+        face_store=faces,
+        gallery=RecordingGallery(),
+        face_encoder=ColourEncoder(),
+        face_searcher=ExactSearcher(faces),
+        hotlist_store=MemoryHotlistStore(),
+        hotlists=RecordingHotlists(),
     )
     client = TestClient(app, raise_server_exceptions=False)
     try:
@@ -204,11 +213,23 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/sensors/{sensor_id}"): SENSOR,
     ("POST", "/v1/sensors/{sensor_id}/readings"): [{"ts_ms": T0_MS, "value": 1.0, "unit": "ppm"}],
     ("POST", "/v1/alerts/{event_id:uuid}/actions"): {"action": "comment", "comment": "matrix"},
+    ("POST", "/v1/alerts/{event_id:uuid}/not-this-person"): {"purpose": "rbac matrix"},
+    ("POST", "/v1/watchlists"): {"name": "rbac", "purpose": "rbac matrix"},
+    ("PATCH", "/v1/watchlists/{watchlist_id}"): {"purpose": "rbac matrix", "threshold": 0.4},
+    ("POST", "/v1/hotlists"): {"name": "rbac"},
+    ("PATCH", "/v1/hotlists/{hotlist_id}"): {"severity": "low"},
+    ("POST", "/v1/hotlists/{hotlist_id}/entries"): [{"pattern": "京A12345"}],
 }
 #: Query parameters a route needs to get past validation to its scope check.
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/events/{event_id}/snapshot"): {"purpose": "rbac matrix"},
     ("GET", "/v1/events/export"): {"purpose": "rbac matrix", "format": "csv"},
+    ("GET", "/v1/events/{event_id}/snapshot/original"): {"purpose": "rbac matrix"},
+    ("DELETE", "/v1/watchlists/{watchlist_id}"): {"purpose": "rbac matrix"},
+    ("DELETE", "/v1/watchlists/{watchlist_id}/identities/{identity_id}"): {"purpose": "rbac matrix"},
+    ("GET", "/v1/watchlists/{watchlist_id}/identities/{identity_id}/faces/{embedding_id}/image"): {
+        "purpose": "rbac matrix"
+    },
 }
 SCOPED_PARAMS = ("{camera_id", "{event_id", "{sensor_id")
 
@@ -318,6 +339,11 @@ def test_the_matrix_covers_the_whole_api(rig: Rig) -> None:
         "/v1/keys",
         "/v1/cameras",
         "/metrics",
+        "/v1/watchlists",
+        "/v1/faces/search",
+        "/v1/events/{event_id}/snapshot/original",
+        "/v1/hotlists",
+        "/v1/hotlists/{hotlist_id}/entries",
     ):
         assert expected in paths
     assert Path(__file__).name.startswith("test_")

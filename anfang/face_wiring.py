@@ -1,0 +1,178 @@
+"""Wiring of face recognition: the process's face runtime (model, gallery), how the gallery is fed, and
+what the API's biometric routes get (store, change publisher, encoder, search, expiry sweeper).
+
+Embedded: one gallery in the process, loaded from the store at start; the API's changes apply to it at
+once (it is the API's `GalleryPublisher`). Distributed: every pipeline worker and API instance reads the
+compacted faces topic into its own gallery; the API publishes each change there after storing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from anfang.audit_commands import sql_runner
+from anfang.settings import Settings
+from api.face_services import EncodedFace
+from events.audit import AuditRecord, AuditSink
+from events.faces import GalleryPublisher, IdentityChange, WatchlistChange, gallery_from_store
+from events.ports import EventStore
+from events.store.faces_sql import FaceSqlStore
+from pipelines.recognition.faces import FaceRuntime
+from pipelines.recognition.gallery import FaceGallery
+from pipelines.recognition.stage import RecognizerFactory
+
+logger = logging.getLogger(__name__)
+
+
+class ModelEncoder:
+    """`api.face_services.FaceEncoder` over the process's face model (encodings as the pipeline's)."""
+
+    def __init__(self, runtime: FaceRuntime) -> None:
+        self._runtime = runtime
+
+    def encode(self, image_bgr: npt.NDArray[np.uint8]) -> list[EncodedFace]:
+        model = self._runtime.model()
+        with self._runtime.lock:
+            boxes = model.detect(image_bgr)
+            vectors = model.encode(image_bgr, boxes)
+            qualities = [model.quality(image_bgr, b, model.landmarks(image_bgr, b)).combined for b in boxes]
+        return [
+            EncodedFace(b.xyxy, tuple(float(v) for v in vec), q)
+            for b, vec, q in zip(boxes, vectors, qualities, strict=True)
+        ]
+
+
+@dataclass(slots=True)
+class FaceParts:
+    runtime: FaceRuntime
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def recognizers(self) -> dict[str, RecognizerFactory]:
+        return {"face": self.runtime.recognizer}
+
+    def close(self) -> None:
+        while self.closers:
+            with contextlib.suppress(Exception):
+                self.closers.pop()()
+
+
+def _face_store(store: EventStore, settings: Settings) -> FaceSqlStore:
+    faces = FaceSqlStore(sql_runner(store), mutation_timeout_s=settings.faces_mutation_timeout_s)
+    faces.ensure_schema()
+    return faces
+
+
+def _ensure_faces_topic(settings: Settings) -> None:
+    from events.bus.kafka_bus import ensure_topics
+
+    ensure_topics(
+        settings.kafka_bootstrap,
+        1,
+        topics=(settings.kafka_faces_topic,),
+        timeout_s=settings.connect_timeout_s,
+        compacted=(settings.kafka_faces_topic,),
+    )
+
+
+def start_faces(settings: Settings, store: EventStore | None) -> FaceParts:
+    """The face runtime of a pipeline or API process, its gallery filled and kept in sync."""
+    parts = FaceParts(FaceRuntime(FaceGallery(settings.faces.index), settings.faces))
+    if settings.mode == "embedded":
+        if store is not None:
+            parts.runtime.gallery.apply_all(gallery_from_store(_face_store(store, settings)))
+        return parts
+    from events.bus.kafka_changes import KafkaGalleryReader
+
+    _ensure_faces_topic(settings)
+    reader = KafkaGalleryReader(
+        settings.kafka_bootstrap,
+        parts.runtime.gallery.apply,
+        settings.kafka_faces_topic,
+        client_id=f"anfang-faces-{settings.worker_id}",
+        timeout_s=settings.connect_timeout_s,
+    )
+    parts.closers.append(reader.close)
+    return parts
+
+
+def face_api_kwargs(
+    parts: FaceParts,
+    settings: Settings,
+    store: EventStore,
+    audit: AuditSink,
+    closers: list[Callable[[], None]],
+) -> dict[str, Any]:
+    """`create_app`'s face arguments; starts the expiry sweeper (stopped by `closers`)."""
+    face_store = _face_store(store, settings)
+    publisher: GalleryPublisher = parts.runtime.gallery
+    if settings.mode == "distributed":
+        from events.bus.kafka_changes import KafkaGalleryPublisher
+
+        kafka = KafkaGalleryPublisher(
+            settings.kafka_bootstrap, settings.kafka_faces_topic, timeout_s=settings.connect_timeout_s
+        )
+        closers.append(kafka.close)
+        publisher = kafka
+    sweep = partial(sweep_expired, face_store, publisher, audit)
+    closers.append(start_sweeper(lambda now_ms: sweep(now_ms=now_ms), settings.expiry_every_s, "faces"))
+    return {
+        "face_store": face_store,
+        "gallery": publisher,
+        "face_encoder": ModelEncoder(parts.runtime),
+        "face_searcher": parts.runtime.gallery,
+    }
+
+
+def sweep_expired(store: FaceSqlStore, publisher: GalleryPublisher, audit: AuditSink, now_ms: int) -> int:
+    """Erases what expired; each erasure is published to the workers and audited. Returns how many."""
+    erased = store.expire(now_ms)
+    for kind, item_id in erased:
+        if kind == "identity":
+            publisher.publish(IdentityChange(identity_id=item_id, removed=True))
+        else:
+            publisher.publish(WatchlistChange(watchlist_id=item_id, watchlist=None))
+        audit.append(
+            AuditRecord(
+                ts_ms=now_ms,
+                actor="system",
+                action=f"{kind}.expire",
+                target=f"{kind}:{item_id}",
+                purpose="retention",
+                detail="expired: erased with its faces",
+            )
+        )
+    return len(erased)
+
+
+def start_sweeper(sweep: Callable[[int], int], every_s: float, what: str) -> Callable[[], None]:
+    """A daemon thread calling `sweep(now_ms)` every `every_s` (retention: erases what expired and says
+    how many); returns its stop function."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every_s):
+            try:
+                erased = sweep(int(time.time() * 1000))
+                if erased:
+                    logger.info("%s retention: %d expired item(s) erased", what, erased)
+            except Exception as exc:  # the sweeper outlives a store hiccup; the next round retries
+                logger.warning("%s retention sweep failed (retrying in %g s): %s", what, every_s, exc)
+
+    thread = threading.Thread(target=run, name=f"{what}-expiry", daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join(timeout=5.0)
+
+    return close

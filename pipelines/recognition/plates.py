@@ -1,0 +1,216 @@
+"""Licence plates on tracked vehicles or in a camera's regions: reads voted per track (or per plate
+episode in a region), one decision per vehicle, matched against the hotlists held in memory.
+
+Vehicles: each tracked vehicle (the rules' labels) is read on its box no more often than
+`look_every_ms`, at most `max_looks_per_frame` per frame. Regions (a gate lane, or the whole frame when
+the detector has no vehicles): each region is read every `look_every_ms`; consecutive reads of the same
+plate (within one edit, or overlapping boxes) form an episode, which ends after `episode_gap_ms` without
+it. A decision needs `min_reads` reads of one text holding `min_vote_share` of the confidence.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.base import FrameBGR
+from detectors.plates import PlateRead, PlateReader, PlateReaderConfig
+from pipelines.recognition.hotlist import HotlistMatch, levenshtein
+from pipelines.recognition.hotlist_book import HotlistBook, ListInfo
+from pipelines.recognition.stage import StageFrame
+
+logger = logging.getLogger(__name__)
+
+XYXY = tuple[float, float, float, float]
+REGION_EPISODE_BASE = 1_000_000_000  # region episodes get ids from here (apart from tracker ids)
+
+
+class PlateRecognitionConfig(BaseModel):
+    """Plate reading settings (env `ANFANG_PLATES__*`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reader: PlateReaderConfig = Field(default_factory=PlateReaderConfig)
+    look_every_ms: int = Field(default=400, ge=0, description="least time between reads of a vehicle/region")
+    max_looks_per_frame: int = Field(default=2, ge=1, description="vehicles or regions read per frame")
+    min_vehicle_height_px: int = Field(default=24, ge=1, description="smaller vehicles are not read")
+    min_reads: int = Field(default=2, ge=1, description="reads of one text before it is decided")
+    min_vote_share: float = Field(default=0.5, ge=0, le=1, description="its share of the read confidence")
+    episode_gap_ms: int = Field(
+        default=5_000, ge=0, description="a region plate unseen this long: new episode"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlateDecision:
+    """A vehicle's (or region episode's) plate as decided so far, with its hotlist match if any."""
+
+    track_id: int
+    text: str
+    format: str
+    colour: str | None
+    confidence: float
+    reads: int
+    plate_xyxy: XYXY
+    vehicle_xyxy: XYXY | None
+    label: str
+    match: HotlistMatch | None = None
+    hotlist: ListInfo | None = None
+
+
+@dataclass(slots=True)
+class _Votes:
+    by_text: dict[str, list[PlateRead]] = field(default_factory=dict)
+    last_seen_ms: int = 0
+    last_look_ms: int | None = None
+    last_xyxy: XYXY | None = None
+    label: str = "plate"
+    vehicle_xyxy: XYXY | None = None
+
+    def add(self, read: PlateRead) -> None:
+        self.by_text.setdefault(read.text, []).append(read)
+
+    def leader(self) -> tuple[str, list[PlateRead], float]:
+        totals = {t: sum(r.confidence for r in reads) for t, reads in self.by_text.items()}
+        text = max(totals, key=lambda t: (totals[t], len(self.by_text[t]), t))
+        return text, self.by_text[text], totals[text] / max(1e-9, sum(totals.values()))
+
+
+class PlateRecognizer:
+    """One camera's plate recogniser (the reader and hotlists are shared by the process's cameras)."""
+
+    name = "plate"
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        regions: Sequence[XYXY],
+        reader: PlateReader,
+        reader_lock: threading.Lock,
+        hotlists: HotlistBook,
+        config: PlateRecognitionConfig,
+    ) -> None:
+        self._labels = set(labels)
+        self._regions = list(regions)  # normalised; empty = no region reading
+        self._reader, self._lock = reader, reader_lock
+        self._hotlists = hotlists
+        self._config = config
+        self._tracks: dict[int, _Votes] = {}
+        self._region_looks: dict[int, int] = {}
+        self._episode_ids = itertools.count(REGION_EPISODE_BASE)
+
+    def faces_in(self, frame: StageFrame) -> list[tuple[int, int, int, int]]:
+        return []
+
+    def observe(self, frame: StageFrame) -> list[PlateDecision]:
+        now = frame.ts_ms
+        looks = 0
+        changed: set[int] = set()
+        for tid, label, xyxy in self._due_vehicles(frame):
+            if looks >= self._config.max_looks_per_frame:
+                break
+            looks += 1
+            votes = self._tracks[tid]
+            votes.last_look_ms, votes.label, votes.vehicle_xyxy = now, label, xyxy
+            for read in self._read(frame.image_bgr, xyxy)[:1]:
+                votes.add(read)
+                votes.last_xyxy = read.xyxy
+                changed.add(tid)
+        h, w = frame.image_bgr.shape[:2]
+        for i, region in enumerate(self._regions):
+            if looks >= self._config.max_looks_per_frame:
+                break
+            last = self._region_looks.get(i)
+            if last is not None and now - last < self._config.look_every_ms:
+                continue
+            looks += 1
+            self._region_looks[i] = now
+            box = (region[0] * w, region[1] * h, region[2] * w, region[3] * h)
+            for read in self._read(frame.image_bgr, box):
+                changed.add(self._episode_for(read, now))
+        self._forget(now)
+        return [d for tid in sorted(changed) if (d := self._decide(tid, now)) is not None]
+
+    def _due_vehicles(self, frame: StageFrame) -> list[tuple[int, str, XYXY]]:
+        tracked = frame.tracked
+        if len(tracked) == 0 or tracked.tracker_id is None or not self._labels:
+            return []
+        labels = tracked.data.get("label")
+        due: list[tuple[int, int, str, XYXY]] = []
+        for i, tid in enumerate(tracked.tracker_id.tolist()):
+            label = str(labels[i]) if labels is not None else ""
+            x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
+            if tid < 0 or label not in self._labels or y2 - y1 < self._config.min_vehicle_height_px:
+                continue
+            votes = self._tracks.setdefault(tid, _Votes())
+            votes.last_seen_ms = frame.ts_ms
+            last = votes.last_look_ms
+            if last is None or frame.ts_ms - last >= self._config.look_every_ms:
+                due.append((sum(len(v) for v in votes.by_text.values()), tid, label, (x1, y1, x2, y2)))
+        due.sort()
+        return [(tid, label, xyxy) for _, tid, label, xyxy in due]
+
+    def _read(self, image: FrameBGR, roi: XYXY) -> list[PlateRead]:
+        with self._lock:
+            reads = self._reader.read(image, roi_xyxy=tuple(int(v) for v in roi))  # type: ignore[arg-type]
+        return sorted(reads, key=lambda r: -r.confidence)
+
+    def _episode_for(self, read: PlateRead, now: int) -> int:
+        """The region episode this read belongs to (a new one when none is near)."""
+        for tid, votes in self._tracks.items():
+            if tid < REGION_EPISODE_BASE or now - votes.last_seen_ms > self._config.episode_gap_ms:
+                continue
+            leader = votes.leader()[0]
+            if levenshtein(read.text, leader, 1) <= 1 or _iou(read.xyxy, votes.last_xyxy) > 0.3:
+                break
+        else:
+            tid = next(self._episode_ids)
+            self._tracks[tid] = _Votes()
+        votes = self._tracks[tid]
+        votes.add(read)
+        votes.last_seen_ms, votes.last_xyxy = now, read.xyxy
+        return tid
+
+    def _decide(self, tid: int, now: int) -> PlateDecision | None:
+        votes = self._tracks[tid]
+        if not votes.by_text:
+            return None
+        text, reads, share = votes.leader()
+        if len(reads) < self._config.min_reads or share < self._config.min_vote_share:
+            return None
+        best = max(reads, key=lambda r: r.confidence)
+        colours = [r.colour for r in reads if r.colour is not None]
+        found = self._hotlists.match(text, now)
+        return PlateDecision(
+            track_id=tid,
+            text=text,
+            format=best.format,
+            colour=max(set(colours), key=colours.count) if colours else None,
+            confidence=round(share * sum(r.confidence for r in reads) / len(reads), 4),
+            reads=len(reads),
+            plate_xyxy=votes.last_xyxy or best.xyxy,
+            vehicle_xyxy=votes.vehicle_xyxy,
+            label=votes.label,
+            match=found[0] if found else None,
+            hotlist=found[1] if found else None,
+        )
+
+    def _forget(self, now: int) -> None:
+        horizon = max(self._config.episode_gap_ms, 10_000)
+        for tid in [t for t, v in self._tracks.items() if now - v.last_seen_ms > horizon]:
+            del self._tracks[tid]
+
+
+def _iou(a: XYXY, b: XYXY | None) -> float:
+    if b is None:
+        return 0.0
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
