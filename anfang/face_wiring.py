@@ -8,19 +8,17 @@ compacted faces topic into its own gallery; the API publishes each change there 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from anfang.audit_commands import sql_runner
+from anfang.change_wiring import change_publisher, close_all, ensure_compacted_topic, start_sweeper
 from anfang.settings import Settings
 from api.face_services import EncodedFace
 from events.audit import AuditRecord, AuditSink
@@ -30,6 +28,9 @@ from events.store.faces_sql import FaceSqlStore
 from pipelines.recognition.faces import FaceRuntime
 from pipelines.recognition.gallery import FaceGallery
 from pipelines.recognition.stage import RecognizerFactory
+
+if TYPE_CHECKING:
+    from events.bus.kafka_changes import AnyChange, KafkaChangePublisher
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ class FaceParts:
         return {"face": self.runtime.recognizer}
 
     def close(self) -> None:
-        while self.closers:
-            with contextlib.suppress(Exception):
-                self.closers.pop()()
+        close_all(self.closers)
 
 
 def _face_store(store: EventStore, settings: Settings) -> FaceSqlStore:
@@ -72,15 +71,11 @@ def _face_store(store: EventStore, settings: Settings) -> FaceSqlStore:
     return faces
 
 
-def _ensure_faces_topic(settings: Settings) -> None:
-    from events.bus.kafka_bus import ensure_topics
+def _kafka_gallery(settings: Settings) -> KafkaChangePublisher[AnyChange]:
+    from events.bus.kafka_changes import KafkaGalleryPublisher
 
-    ensure_topics(
-        settings.kafka_bootstrap,
-        1,
-        topics=(settings.kafka_faces_topic,),
-        timeout_s=settings.connect_timeout_s,
-        compacted=(settings.kafka_faces_topic,),
+    return KafkaGalleryPublisher(
+        settings.kafka_bootstrap, settings.kafka_faces_topic, timeout_s=settings.connect_timeout_s
     )
 
 
@@ -93,7 +88,7 @@ def start_faces(settings: Settings, store: EventStore | None) -> FaceParts:
         return parts
     from events.bus.kafka_changes import KafkaGalleryReader
 
-    _ensure_faces_topic(settings)
+    ensure_compacted_topic(settings, settings.kafka_faces_topic)
     reader = KafkaGalleryReader(
         settings.kafka_bootstrap,
         parts.runtime.gallery.apply,
@@ -114,15 +109,7 @@ def face_api_kwargs(
 ) -> dict[str, Any]:
     """`create_app`'s face arguments; starts the expiry sweeper (stopped by `closers`)."""
     face_store = _face_store(store, settings)
-    publisher: GalleryPublisher = parts.runtime.gallery
-    if settings.mode == "distributed":
-        from events.bus.kafka_changes import KafkaGalleryPublisher
-
-        kafka = KafkaGalleryPublisher(
-            settings.kafka_bootstrap, settings.kafka_faces_topic, timeout_s=settings.connect_timeout_s
-        )
-        closers.append(kafka.close)
-        publisher = kafka
+    publisher: GalleryPublisher = change_publisher(settings, parts.runtime.gallery, _kafka_gallery, closers)
     sweep = partial(sweep_expired, face_store, publisher, audit)
     closers.append(start_sweeper(lambda now_ms: sweep(now_ms=now_ms), settings.expiry_every_s, "faces"))
     return {
@@ -152,27 +139,3 @@ def sweep_expired(store: FaceSqlStore, publisher: GalleryPublisher, audit: Audit
             )
         )
     return len(erased)
-
-
-def start_sweeper(sweep: Callable[[int], int], every_s: float, what: str) -> Callable[[], None]:
-    """A daemon thread calling `sweep(now_ms)` every `every_s` (retention: erases what expired and says
-    how many); returns its stop function."""
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.wait(every_s):
-            try:
-                erased = sweep(int(time.time() * 1000))
-                if erased:
-                    logger.info("%s retention: %d expired item(s) erased", what, erased)
-            except Exception as exc:  # the sweeper outlives a store hiccup; the next round retries
-                logger.warning("%s retention sweep failed (retrying in %g s): %s", what, every_s, exc)
-
-    thread = threading.Thread(target=run, name=f"{what}-expiry", daemon=True)
-    thread.start()
-
-    def close() -> None:
-        stop.set()
-        thread.join(timeout=5.0)
-
-    return close

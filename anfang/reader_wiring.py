@@ -8,14 +8,13 @@ API publishes each list's new state there after storing it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from anfang.audit_commands import sql_runner
-from anfang.face_wiring import start_sweeper
+from anfang.change_wiring import change_publisher, close_all, ensure_compacted_topic, start_sweeper
 from anfang.settings import Settings
 from events.audit import AuditRecord, AuditSink
 from events.hotlists import (
@@ -31,6 +30,9 @@ from events.store.hotlists_sql import HotlistSqlStore
 from pipelines.recognition.hotlist_book import HotlistBook
 from pipelines.recognition.readers import ReaderRuntime
 
+if TYPE_CHECKING:
+    from events.bus.kafka_changes import KafkaChangePublisher
+
 logger = logging.getLogger(__name__)
 
 
@@ -40,9 +42,7 @@ class ReaderParts:
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        while self.closers:
-            with contextlib.suppress(Exception):
-                self.closers.pop()()
+        close_all(self.closers)
 
 
 def _hotlist_store(store: EventStore) -> HotlistSqlStore:
@@ -51,12 +51,16 @@ def _hotlist_store(store: EventStore) -> HotlistSqlStore:
     return hotlists
 
 
-def _ensure_hotlists_topic(settings: Settings) -> None:
-    from events.bus.kafka_bus import ensure_topics
+def _kafka_hotlists(settings: Settings) -> KafkaChangePublisher[HotlistChange]:
+    from events.bus.kafka_changes import KafkaChangePublisher
 
-    topic = settings.kafka_hotlists_topic
-    ensure_topics(
-        settings.kafka_bootstrap, 1, topics=(topic,), timeout_s=settings.connect_timeout_s, compacted=(topic,)
+    return KafkaChangePublisher(
+        settings.kafka_bootstrap,
+        settings.kafka_hotlists_topic,
+        key=hotlist_change_key,
+        encode=lambda change: change.model_dump_json().encode(),
+        client_id="anfang-hotlists",
+        timeout_s=settings.connect_timeout_s,
     )
 
 
@@ -71,7 +75,7 @@ def start_readers(settings: Settings, store: EventStore | None) -> ReaderParts:
         return parts
     from events.bus.kafka_changes import KafkaChangeReader
 
-    _ensure_hotlists_topic(settings)
+    ensure_compacted_topic(settings, settings.kafka_hotlists_topic)
     reader = KafkaChangeReader(
         settings.kafka_bootstrap,
         settings.kafka_hotlists_topic,
@@ -93,20 +97,7 @@ def hotlist_api_kwargs(
 ) -> dict[str, Any]:
     """`create_app`'s hotlist arguments; starts the expiry sweeper (stopped by `closers`)."""
     hotlist_store = _hotlist_store(store)
-    publisher: HotlistPublisher = parts.runtime.hotlists
-    if settings.mode == "distributed":
-        from events.bus.kafka_changes import KafkaChangePublisher
-
-        kafka: KafkaChangePublisher[HotlistChange] = KafkaChangePublisher(
-            settings.kafka_bootstrap,
-            settings.kafka_hotlists_topic,
-            key=hotlist_change_key,
-            encode=lambda change: change.model_dump_json().encode(),
-            client_id="anfang-hotlists",
-            timeout_s=settings.connect_timeout_s,
-        )
-        closers.append(kafka.close)
-        publisher = kafka
+    publisher: HotlistPublisher = change_publisher(settings, parts.runtime.hotlists, _kafka_hotlists, closers)
 
     def sweep(now_ms: int) -> int:
         return sweep_expired_hotlists(hotlist_store, publisher, audit, now_ms)

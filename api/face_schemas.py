@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.face_enrolment import SearchMatch
 from api.face_services import EncodedFace
 from api.public_events import public_event
+from api.record_schemas import InBody, OffsetPageOut, PatchIn, VersionedOut
 from api.schemas import snapshot_url_for
 from events.faces import DEFAULT_THRESHOLD, Erasure, FaceEmbedding, FaceNegative, Identity, Purpose, Watchlist
 from events.schema import Event, Severity
@@ -22,11 +23,7 @@ _THRESHOLD_DESCRIPTION = (
 )
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WatchlistIn(_In):
+class WatchlistIn(InBody):
     name: str = Field(min_length=1, max_length=128)
     purpose: Purpose
     threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0.0, le=1.5, description=_THRESHOLD_DESCRIPTION)
@@ -34,7 +31,7 @@ class WatchlistIn(_In):
     expires_ts_ms: int | None = Field(default=None, ge=0, description="UTC epoch ms when the list is erased")
 
 
-class WatchlistPatch(_In):
+class WatchlistPatch(PatchIn):
     """The fields to change; `purpose` is why (audited), not a new purpose of the list."""
 
     purpose: Purpose
@@ -43,31 +40,18 @@ class WatchlistPatch(_In):
     severity: Severity | None = None
     expires_ts_ms: int | None = Field(default=None, ge=0, description="new expiry; null removes it")
 
-    def changes(self) -> dict[str, Any]:
-        """The fields the client sent (an explicit null only means something for the expiry)."""
-        sent = self.model_fields_set - {"purpose"}
-        return {
-            name: getattr(self, name)
-            for name in sorted(sent)
-            if getattr(self, name) is not None or name == "expires_ts_ms"
-        }
 
+class WatchlistOut(VersionedOut):
+    ID_FIELD = "watchlist_id"
 
-class WatchlistOut(BaseModel):
-    id: str
     name: str
     purpose: str
     threshold: float
     severity: Severity
-    expires_ts_ms: int | None
-    created_by: str
-    created_ts_ms: int
-    updated_ts_ms: int
-    version: int
 
     @classmethod
     def of(cls, w: Watchlist) -> WatchlistOut:
-        return cls(id=w.watchlist_id, **w.model_dump(exclude={"watchlist_id"}))
+        return cls(**cls.fields_of(w))
 
 
 class WatchlistListOut(BaseModel):
@@ -98,30 +82,22 @@ class FaceOut(BaseModel):
         )
 
 
-class IdentityOut(BaseModel):
-    id: str
+class IdentityOut(VersionedOut):
+    ID_FIELD = "identity_id"
+
     watchlist_id: str
     name: str
     reference: str
     purpose: str
-    expires_ts_ms: int | None
-    created_by: str
-    created_ts_ms: int
-    updated_ts_ms: int
-    version: int
     faces: list[FaceOut]
 
     @classmethod
     def of(cls, i: Identity, faces: list[FaceEmbedding]) -> IdentityOut:
-        fields = i.model_dump(exclude={"identity_id"})
-        return cls(id=i.identity_id, faces=[FaceOut.of(e) for e in faces], **fields)
+        return cls(faces=[FaceOut.of(e) for e in faces], **cls.fields_of(i))
 
 
-class IdentityListOut(BaseModel):
+class IdentityListOut(OffsetPageOut):
     items: list[IdentityOut]
-    total: int
-    limit: int
-    offset: int
 
 
 class ErasureOut(BaseModel):
@@ -210,7 +186,7 @@ class SearchOut(BaseModel):
         )
 
 
-class NotThisPersonIn(_In):
+class NotThisPersonIn(InBody):
     purpose: Purpose
     comment: str = Field(default="", max_length=1000)
 

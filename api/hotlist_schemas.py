@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from api.record_schemas import InBody, OffsetPageOut, PatchIn, VersionedOut
 from events.hotlists import (
     DEFAULT_MAX_DISTANCE,
     HOTLIST_MAX_DISTANCE,
@@ -24,11 +25,7 @@ _REASON = "why this change (optional; audited when given, the list's own purpose
 _RAW_PATTERN_MAX_CHARS = 64
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class HotlistIn(_In):
+class HotlistIn(InBody):
     name: str = Field(min_length=1, max_length=128)
     purpose: str = Field(default="", max_length=500, description=_PURPOSE)
     severity: Severity = Severity.HIGH
@@ -40,7 +37,7 @@ class HotlistIn(_In):
     )
 
 
-class HotlistPatch(_In):
+class HotlistPatch(PatchIn):
     """The fields to change; `purpose` is why (audited), not a new purpose of the list."""
 
     purpose: str = Field(default="", max_length=500, description=_REASON)
@@ -51,31 +48,18 @@ class HotlistPatch(_In):
         default=None, ge=0, le=MAX_TS_MS, description="new expiry; null removes it"
     )
 
-    def changes(self) -> dict[str, Any]:
-        """The fields the client sent (an explicit null only means something for the expiry)."""
-        sent = self.model_fields_set - {"purpose"}
-        return {
-            name: getattr(self, name)
-            for name in sorted(sent)
-            if getattr(self, name) is not None or name == "expires_ts_ms"
-        }
 
+class HotlistOut(VersionedOut):
+    ID_FIELD = "hotlist_id"
 
-class HotlistOut(BaseModel):
-    id: str
     name: str
     purpose: str
     severity: Severity
     max_distance: int
-    expires_ts_ms: int | None
-    created_by: str
-    created_ts_ms: int
-    updated_ts_ms: int
-    version: int
 
     @classmethod
     def of(cls, h: Hotlist) -> HotlistOut:
-        return cls(id=h.hotlist_id, **h.model_dump(exclude={"hotlist_id"}))
+        return cls(**cls.fields_of(h))
 
 
 class HotlistListOut(BaseModel):
@@ -89,7 +73,7 @@ class HotlistErasedOut(BaseModel):
     entries: int = Field(description="the live entries the list had")
 
 
-class EntryIn(_In):
+class EntryIn(InBody):
     pattern: str = Field(
         min_length=1,
         max_length=_RAW_PATTERN_MAX_CHARS,
@@ -128,8 +112,5 @@ class EntriesAddedOut(BaseModel):
     items: list[EntryOut] = Field(description="the entries added, in the order sent")
 
 
-class EntryListOut(BaseModel):
+class EntryListOut(OffsetPageOut):
     items: list[EntryOut] = Field(description="oldest first")
-    total: int
-    limit: int
-    offset: int

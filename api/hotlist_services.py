@@ -230,9 +230,16 @@ def add_entries(
             )
         seen.setdefault(pattern, index)
         fields = item.model_dump() | {"pattern": pattern, "match": match}
+        # one ms apart: lists are "oldest first" (created_ts_ms, then the random id), so a batch keeps
+        # the order it was sent in
+        created = now + index
         records.append(
             HotlistEntry(
-                entry_id=new_id("he"), hotlist_id=hotlist_id, created_by=actor, created_ts_ms=now, **fields
+                entry_id=new_id("he"),
+                hotlist_id=hotlist_id,
+                created_by=actor,
+                created_ts_ms=created,
+                **fields,
             )
         )
     if errors:

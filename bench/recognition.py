@@ -17,11 +17,10 @@ import argparse
 import logging
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from detectors.onnx_yolo import OnnxYoloConfig, OnnxYoloDetector
+from detectors.onnx_yolo import OnnxYoloDetector
 from events.faces import IdentityChange, Watchlist, WatchlistChange
 from pipelines.config import TrackerConfig
 from pipelines.recognition.faces import FaceRecognitionConfig, FaceRecognizer, FaceRuntime
@@ -29,7 +28,7 @@ from pipelines.recognition.gallery import FaceGallery
 from pipelines.recognition.stage import StageFrame
 from pipelines.tracking import Tracker
 from tests.face_video import FPS, Walker, composite, face_crop, find_walker, messi
-from tests.unit.detector_assets import ONNX_MODEL, data_dir
+from tests.unit.detector_assets import people_detector_int8
 
 logger = logging.getLogger("bench.recognition")
 
@@ -82,14 +81,7 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--identities", type=int, default=10_000)
     args = p.parse_args()
-    config = OnnxYoloConfig(
-        type="onnx",
-        model_path=Path(ONNX_MODEL),
-        precision="int8",
-        confidence=0.25,
-        class_names={0: "person", 1: "person_down"},
-    )
-    detector = OnnxYoloDetector(config, data_dir())
+    detector = people_detector_int8()
     probe = FaceRuntime(FaceGallery())
     model = probe.model()
     image = messi()

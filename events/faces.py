@@ -16,8 +16,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from events.records import Record, Versioned
 from events.schema import Severity
 
 FACES_TOPIC = "anfang.faces"
@@ -36,24 +37,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class _Versioned(_Record):
-    """A record kept as versioned rows (latest wins), with an optional expiry."""
-
-    expires_ts_ms: int | None = Field(default=None, ge=0)
-    created_by: str = ""
-    created_ts_ms: int = Field(ge=0)
-    updated_ts_ms: int = Field(ge=0)
-    version: int = Field(default=1, ge=1)
-
-    def expired(self, now_ms: int) -> bool:
-        return self.expires_ts_ms is not None and self.expires_ts_ms <= now_ms
-
-
-class Watchlist(_Versioned):
+class Watchlist(Versioned):
     watchlist_id: _ID
     name: str = Field(min_length=1, max_length=128)
     purpose: Purpose
@@ -61,7 +45,7 @@ class Watchlist(_Versioned):
     severity: Severity = Severity.HIGH
 
 
-class Identity(_Versioned):
+class Identity(Versioned):
     identity_id: _ID
     watchlist_id: _ID
     name: str = Field(min_length=1, max_length=200)
@@ -69,7 +53,7 @@ class Identity(_Versioned):
     purpose: Purpose
 
 
-class FaceEmbedding(_Record):
+class FaceEmbedding(Record):
     """One enrolled face: its encoding and the image it came from (JPEG, normalised on enrolment)."""
 
     embedding_id: _ID
@@ -82,7 +66,7 @@ class FaceEmbedding(_Record):
     created_ts_ms: int = Field(ge=0)
 
 
-class FaceNegative(_Record):
+class FaceNegative(Record):
     """A face an operator said is *not* `identity_id` (from a match event's track)."""
 
     negative_id: _ID
@@ -154,7 +138,7 @@ class FaceStore(Protocol):
 # --- what workers receive ------------------------------------------------------------------------
 
 
-class WatchlistChange(_Record):
+class WatchlistChange(Record):
     """A watchlist as workers need it; `watchlist` None = erased."""
 
     kind: Literal["watchlist"] = "watchlist"
@@ -162,7 +146,7 @@ class WatchlistChange(_Record):
     watchlist: Watchlist | None
 
 
-class IdentityChange(_Record):
+class IdentityChange(Record):
     """An identity's whole gallery entry (its vectors, not its images); `removed` = erased."""
 
     kind: Literal["identity"] = "identity"
@@ -174,7 +158,7 @@ class IdentityChange(_Record):
     removed: bool = False
 
 
-class NegativeChange(_Record):
+class NegativeChange(Record):
     kind: Literal["negative"] = "negative"
     negative: FaceNegative
 
@@ -182,7 +166,7 @@ class NegativeChange(_Record):
 GalleryChange = Annotated[WatchlistChange | IdentityChange | NegativeChange, Field(discriminator="kind")]
 
 
-class GalleryMessage(_Record):
+class GalleryMessage(Record):
     """The envelope of one change on the faces topic."""
 
     change: GalleryChange

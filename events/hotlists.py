@@ -23,8 +23,9 @@ import re
 import unicodedata
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from events.records import Expiring, Record, Versioned
 from events.schema import Severity
 
 logger = logging.getLogger(__name__)
@@ -90,11 +91,7 @@ def entry_match(pattern: str, requested: Literal["exact", "fuzzy"] | None = None
     return requested or "fuzzy"
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Hotlist(_Record):
+class Hotlist(Versioned):
     hotlist_id: _ID
     name: str = Field(min_length=1, max_length=128)
     purpose: str = Field(default="", max_length=500, description="what the list is for (optional)")
@@ -106,16 +103,9 @@ class Hotlist(_Record):
         description="edits (insertions, deletions, substitutions) a fuzzy entry tolerates",
     )
     expires_ts_ms: int | None = Field(default=None, ge=0, le=MAX_TS_MS)
-    created_by: str = ""
-    created_ts_ms: int = Field(ge=0)
-    updated_ts_ms: int = Field(ge=0)
-    version: int = Field(default=1, ge=1)
-
-    def expired(self, now_ms: int) -> bool:
-        return self.expires_ts_ms is not None and self.expires_ts_ms <= now_ms
 
 
-class HotlistEntry(_Record):
+class HotlistEntry(Expiring):
     entry_id: _ID
     hotlist_id: _ID
     pattern: str = Field(min_length=1, max_length=64, description="normalised (see validate_pattern)")
@@ -132,9 +122,6 @@ class HotlistEntry(_Record):
         if (self.match == "wildcard") != is_wildcard(self.pattern):
             raise ValueError(f"an entry matching {self.match} cannot have the pattern {self.pattern!r}")
         return self
-
-    def expired(self, now_ms: int) -> bool:
-        return self.expires_ts_ms is not None and self.expires_ts_ms <= now_ms
 
 
 class HotlistStore(Protocol):
@@ -171,7 +158,7 @@ class HotlistStore(Protocol):
 # --- what workers receive ------------------------------------------------------------------------
 
 
-class HotlistChange(_Record):
+class HotlistChange(Record):
     """One hotlist as workers need it, with all of its live entries; `hotlist` None = removed."""
 
     kind: Literal["hotlist"] = "hotlist"

@@ -24,7 +24,8 @@ from events.store.faces_sql import (
     WATCHLISTS_TABLE,
     FaceSqlStore,
 )
-from events.store.runner import SqlBuilder, SqlRunner
+from events.store.runner import SqlRunner
+from tests.store_fixtures import T0_MS, fixed, rows, versioned
 
 #: Text that breaks naive quoting (kept intact in every text column).
 HOSTILE = "o'brien\\'; DROP TABLE identities; -- %(p0)s %s \n\t 通缉"
@@ -32,7 +33,6 @@ HOSTILE = "o'brien\\'; DROP TABLE identities; -- %(p0)s %s \n\t 通缉"
 BAD_IDS = ["", "nope", "wl_' OR 1=1 --", "%(p0)s", "\\", "x" * 500]
 #: Every byte value, then a JPEG-like run: what the image column must keep byte for byte.
 IMAGE = bytes(range(256)) + b"\xff\xd8\xff\xe0" + random.Random(7).randbytes(200_000)
-T0_MS = 1_700_000_000_000
 
 
 def vector(seed: int) -> list[float]:
@@ -42,31 +42,30 @@ def vector(seed: int) -> list[float]:
 
 
 def watchlist(wl_id: str, version: int = 1, **changes: Any) -> Watchlist:
-    base = Watchlist(
+    purpose = f"case 42: {HOSTILE}"
+    return versioned(
+        Watchlist,
+        version,
+        changes,
         watchlist_id=wl_id,
         name=f"list {wl_id}",
-        purpose=f"case 42: {HOSTILE}",
+        purpose=purpose,
         created_by="admin",
-        created_ts_ms=T0_MS,
-        updated_ts_ms=T0_MS + version,
-        version=version,
     )
-    return base.model_copy(update=changes)
 
 
 def identity(identity_id: str, wl_id: str, version: int = 1, **changes: Any) -> Identity:
-    base = Identity(
+    return versioned(
+        Identity,
+        version,
+        changes,
         identity_id=identity_id,
         watchlist_id=wl_id,
         name=f"person {identity_id}",
         reference=HOSTILE,
         purpose="missing person report 7",
         created_by="operator",
-        created_ts_ms=T0_MS,
-        updated_ts_ms=T0_MS + version,
-        version=version,
     )
-    return base.model_copy(update=changes)
 
 
 def embedding(embedding_id: str, who: Identity, n: int, image: bytes = IMAGE) -> FaceEmbedding:
@@ -93,17 +92,6 @@ def negative(negative_id: str, who: Identity, n: int, track_id: int | None = Non
         event_id=f"ev-{n}",
         created_by=HOSTILE,
         created_ts_ms=T0_MS + n,
-    )
-
-
-def fixed(text: str) -> SqlBuilder:
-    return lambda _bind: text
-
-
-def rows(runner: SqlRunner, table: str, where: str = "1") -> int:
-    """Rows of the table itself (every version, before or after merges)."""
-    return int(
-        str(runner.select(fixed(f"SELECT count() FROM {runner.database}.{table} WHERE {where}"))[0][0])
     )
 
 

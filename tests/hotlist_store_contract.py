@@ -16,26 +16,20 @@ import pytest
 from events.hotlists import Hotlist, HotlistEntry, entry_match, hotlist_change, hotlists_from_store
 from events.schema import Severity
 from events.store.hotlists_sql import ENTRIES_TABLE, HOTLISTS_TABLE, HotlistSqlStore
-from events.store.runner import SqlBuilder, SqlRunner
+from events.store.runner import SqlRunner
+from tests.store_fixtures import T0_MS, fixed, rows, versioned
 
 #: Text that breaks naive quoting (kept intact in every text column).
 HOSTILE = "o'brien\\'; DROP TABLE hotlists; -- %(p0)s %s \n\t 布控"
 #: Ids a caller might pass that are no record's id: answered with nothing, never an error.
 BAD_IDS = ["", "nope", "hl_' OR 1=1 --", "%(p0)s", "\\", "x" * 500]
-T0_MS = 1_700_000_000_000
 
 
 def hotlist(hotlist_id: str, version: int = 1, **changes: Any) -> Hotlist:
-    base = Hotlist(
-        hotlist_id=hotlist_id,
-        name=f"list {hotlist_id}",
-        purpose=f"stolen vehicles: {HOSTILE}",
-        created_by="integrator",
-        created_ts_ms=T0_MS,
-        updated_ts_ms=T0_MS + version,
-        version=version,
+    name, purpose = f"list {hotlist_id}", f"stolen vehicles: {HOSTILE}"
+    return versioned(
+        Hotlist, version, changes, hotlist_id=hotlist_id, name=name, purpose=purpose, created_by="integrator"
     )
-    return base.model_copy(update=changes)
 
 
 def entry(entry_id: str, hotlist_id: str, pattern: str, n: int = 0, **changes: Any) -> HotlistEntry:
@@ -49,17 +43,6 @@ def entry(entry_id: str, hotlist_id: str, pattern: str, n: int = 0, **changes: A
         created_ts_ms=T0_MS + n,
     )
     return base.model_copy(update=changes)
-
-
-def fixed(text: str) -> SqlBuilder:
-    return lambda _bind: text
-
-
-def rows(runner: SqlRunner, table: str, where: str = "1") -> int:
-    """Rows of the table itself (every version, before or after merges)."""
-    return int(
-        str(runner.select(fixed(f"SELECT count() FROM {runner.database}.{table} WHERE {where}"))[0][0])
-    )
 
 
 def keys(runner: SqlRunner, table: str, where: str = "1") -> int:

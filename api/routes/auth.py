@@ -6,8 +6,7 @@ any signed-in principal (every role may ask who it is).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,6 +17,7 @@ from api.auth.deps import AuthServiceDep
 from api.auth.schemas import MeOut, RefreshIn, TokenOut
 from api.auth.service import TokenPair
 from api.deps import CurrentUser, client_address
+from api.route_helpers import ErrorHandler, plain_error
 from api.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
@@ -76,32 +76,20 @@ def me(user: CurrentUser) -> MeOut:
     return MeOut.of(user)
 
 
-Handler = Callable[[Request, Exception], Coroutine[Any, Any, JSONResponse]]
-
-
 async def _locked_out(request: Request, exc: Exception) -> JSONResponse:
     retry_after_s = exc.retry_after_s if isinstance(exc, errors.LockedOutError) else 60
     return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(retry_after_s)})
 
 
-def _status(code: int) -> Handler:
-    async def handler(request: Request, exc: Exception) -> JSONResponse:
-        if code >= 500:
-            logger.warning("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=code)
-
-    return handler
-
-
 #: The service's refusals and their answers; create_app registers them. (InvalidCredentialsError and
 #: InvalidRefreshTokenError are AuthenticationErrors: the app answers 401 with WWW-Authenticate.)
-ERROR_HANDLERS: dict[type[Exception], Handler] = {
+ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
     errors.LockedOutError: _locked_out,
-    errors.PasswordPolicyError: _status(400),
-    errors.InvalidInputError: _status(400),
-    errors.UserExistsError: _status(409),
-    errors.LastAdminError: _status(409),
-    errors.UserNotFoundError: _status(404),
-    errors.KeyNotFoundError: _status(404),
-    errors.SignInUnavailableError: _status(503),
+    errors.PasswordPolicyError: plain_error(400),
+    errors.InvalidInputError: plain_error(400),
+    errors.UserExistsError: plain_error(409),
+    errors.LastAdminError: plain_error(409),
+    errors.UserNotFoundError: plain_error(404),
+    errors.KeyNotFoundError: plain_error(404),
+    errors.SignInUnavailableError: plain_error(503),
 }

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Response
 from api.deps import AuditDep, ConfigDep, DataDirDep, StoreDep, require
 from api.face_review import load_original_snapshot
 from api.principal import Permission, Principal
-from api.routes.faces import BiometricRoute, audit_failures, audited
+from api.routes.faces import BiometricRoute, audited, face_action
 from api.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
@@ -50,11 +50,10 @@ def get_original_snapshot(
     """The snapshot before faces were blurred, where the camera's policy kept it; every view is
     audited as `snapshot.unmask` with its purpose."""
     target = f"event:{event_id}"
-    with audit_failures(audit, "snapshot.unmask", target, actor=user, purpose=purpose):
+    with face_action(audit, "snapshot.unmask", target, actor=user, purpose=purpose):
         content = load_original_snapshot(
             store, data_dir, event_id, max_bytes=config.snapshot_max_bytes, scope=user.scope
         )
-    audit.record("snapshot.unmask", target, actor=user, purpose=purpose)
     return Response(
         content=content,
         media_type="image/jpeg",

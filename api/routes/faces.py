@@ -2,7 +2,8 @@
 
 - `BiometricRoute`: a route whose request is refused for want of a `purpose` (422) appends that refusal
   to the audit trail (outcome "denied") under the route's audit action (`audited(action)`);
-- `audit_failures`: a refused or failed biometric action is audited too (outcome "failed");
+- `face_action`: a biometric action is audited with its outcome, a refused or failed one too (outcome
+  "failed"; see `api.route_helpers.audit_action`);
 - the face backend dependency and the error handlers (`ERROR_HANDLERS`, registered by `create_app`).
 Upload routes get a body limit and a file count from the settings, so they are built by `build_router`.
 """
@@ -11,16 +12,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from api import services
+from api import route_helpers, services
 from api.config import ApiConfig
 from api.deps import AuditDep, ContextDep, RequestAudit, client_address, require
 from api.face_enrolment import Upload, search
@@ -35,6 +35,7 @@ from api.face_services import (
     GalleryPublishError,
 )
 from api.principal import Permission, Principal
+from api.route_helpers import AUDIT_DETAIL_CHARS, ErrorHandler, input_refused, plain_error
 from api.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ PURPOSE_FIELD = "purpose"
 #: Room for the multipart framing and the form's text fields around the files.
 FORM_OVERHEAD_BYTES = 64 * 1024
 FORM_FIELDS_MAX = 10
-_AUDIT_DETAIL_CHARS = 300
 
 PurposeForm = Annotated[
     str, Form(min_length=3, max_length=500, description="why this biometric action (audited; required)")
@@ -92,24 +92,16 @@ class BiometricRoute(APIRoute):
         return audited_handler
 
 
-@contextmanager
-def audit_failures(
-    audit: RequestAudit, action: str, target: str, *, actor: Principal, purpose: str
-) -> Iterator[None]:
-    """Records the action as failed (with the cause) when it raises one of the API's own refusals."""
-    try:
-        yield
-    except (
-        FaceInputError,
-        FaceConflictError,
-        FaceNotFoundError,
-        FacesDisabledError,
-        GalleryPublishError,
-        services.NotFoundError,
-    ) as exc:
-        detail = str(exc)[:_AUDIT_DETAIL_CHARS]
-        audit.record(action, target, actor=actor, outcome="failed", purpose=purpose, detail=detail)
-        raise
+#: The API's own refusals of a biometric action (audited as failed).
+REFUSALS: tuple[type[Exception], ...] = (
+    FaceInputError,
+    FaceConflictError,
+    FaceNotFoundError,
+    FacesDisabledError,
+    GalleryPublishError,
+    services.NotFoundError,
+)
+face_action = partial(route_helpers.audit_action, refusals=REFUSALS)
 
 
 def get_face_backend(ctx: ContextDep) -> FaceBackend:
@@ -164,12 +156,10 @@ def face_search(
 ) -> SearchOut:
     """The identities nearest to the face in the image (whether each is within its list's threshold)
     and their past `face_match` events in your camera scope. The image is not kept. Audited."""
-    with audit_failures(audit, "face.search", "faces", actor=user, purpose=purpose):
+    with face_action(audit, "face.search", "faces", actor=user, purpose=purpose) as done:
         face, matches = search(backend, upload(image), k=k, scope=user.scope)
-    found = ", ".join(f"{m.identity.identity_id}@{m.distance:.3f}" for m in matches)
-    audit.record(
-        "face.search", "faces", actor=user, purpose=purpose, detail=f"k={k}; {found or 'no identity'}"
-    )
+        found = ", ".join(f"{m.identity.identity_id}@{m.distance:.3f}" for m in matches)
+        done.detail = f"k={k}; {found or 'no identity'}"
     return SearchOut.of(face, matches)
 
 
@@ -183,16 +173,10 @@ def mark_not_this_person(
     """The match was wrong: its face becomes a negative of the identity, so that track and faces close
     to it no longer match that identity. Audited with the purpose (and comment)."""
     target = f"event:{event_id}"
-    with audit_failures(audit, "face.not_this_person", target, actor=user, purpose=body.purpose):
+    with face_action(audit, "face.not_this_person", target, actor=user, purpose=body.purpose) as done:
         negative = not_this_person(backend, event_id, scope=user.scope, actor=user.actor)
-    detail = f"identity {negative.identity_id}; negative {negative.negative_id}"
-    audit.record(
-        "face.not_this_person",
-        target,
-        actor=user,
-        purpose=body.purpose,
-        detail=f"{detail}; {body.comment}"[:_AUDIT_DETAIL_CHARS] if body.comment else detail,
-    )
+        detail = f"identity {negative.identity_id}; negative {negative.negative_id}"
+        done.detail = f"{detail}; {body.comment}"[:AUDIT_DETAIL_CHARS] if body.comment else detail
     return NegativeOut.of(negative)
 
 
@@ -219,31 +203,11 @@ def build_router(config: ApiConfig) -> APIRouter:
     return router
 
 
-# --- errors -> responses -------------------------------------------------------------------------
-
-
-async def _input_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, FaceInputError)
-    logger.info("%s %s: refused: %s", request.method, request.url.path, exc)
-    if exc.too_large:
-        return JSONResponse({"detail": str(exc)}, status_code=413)
-    return JSONResponse({"detail": exc.errors}, status_code=422)
-
-
-def _plain(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def handler(request: Request, exc: Exception) -> JSONResponse:
-        if status >= 500:
-            logger.warning("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    return handler
-
-
 #: Errors of the face routes and their handlers (`create_app` registers them).
-ERROR_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]] = {
-    FaceInputError: _input_error,
-    FaceNotFoundError: _plain(404),
-    FaceConflictError: _plain(409),
-    FacesDisabledError: _plain(503),
-    GalleryPublishError: _plain(503),
+ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
+    FaceInputError: input_refused,
+    FaceNotFoundError: plain_error(404),
+    FaceConflictError: plain_error(409),
+    FacesDisabledError: plain_error(503),
+    GalleryPublishError: plain_error(503),
 }

@@ -5,17 +5,14 @@ whole new state; a change the workers could not be told of answers 503 (it is st
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, Query
 
 from api import hotlist_services as services
 from api.config import ApiConfig
-from api.deps import AuditDep, ConfigDep, ContextDep, RequestAudit, require
+from api.deps import AuditDep, ContextDep, require
 from api.hotlist_schemas import (
     EntriesAddedOut,
     EntryIn,
@@ -37,6 +34,7 @@ from api.hotlist_services import (
     HotlistsDisabledError,
 )
 from api.principal import Permission, Principal
+from api.route_helpers import ErrorHandler, PageDep, audit_action, input_refused, plain_error, shortened
 from api.schemas import ErrorOut
 
 logger = logging.getLogger(__name__)
@@ -47,7 +45,6 @@ PurposeQuery = Annotated[str, Query(max_length=500, description="why (optional; 
 #: Request bytes allowed per entry of a POST of entries (a 200-character note escaped as \\uXXXX, ...).
 ENTRY_BODY_BYTES = 2048
 BODY_OVERHEAD_BYTES = 64 * 1024
-_AUDIT_DETAIL_CHARS = 300
 
 
 def get_hotlist_backend(ctx: ContextDep) -> HotlistBackend:
@@ -57,29 +54,15 @@ def get_hotlist_backend(ctx: ContextDep) -> HotlistBackend:
 BackendDep = Annotated[HotlistBackend, Depends(get_hotlist_backend)]
 
 
-@contextmanager
-def _audit_failures(
-    audit: RequestAudit, action: str, target: str, *, actor: Principal, purpose: str
-) -> Iterator[None]:
-    """Records the action as failed (with the cause) when the service refuses it."""
-    try:
-        yield
-    except HotlistError as exc:
-        detail = str(exc)[:_AUDIT_DETAIL_CHARS]
-        audit.record(action, target, actor=actor, outcome="failed", purpose=purpose, detail=detail)
-        raise
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _AUDIT_DETAIL_CHARS else text[: _AUDIT_DETAIL_CHARS - 1] + "…"
+#: A hotlist action, audited with its outcome (refused by the service: "failed", with the cause).
+hotlist_action = partial(audit_action, refusals=(HotlistError,))
 
 
 def create_hotlist(user: Writer, body: HotlistIn, backend: BackendDep, audit: AuditDep) -> HotlistOut:
     """A new, empty plate hotlist with its severity, fuzzy distance and expiry."""
-    with _audit_failures(audit, "hotlist.create", "hotlists", actor=user, purpose=body.purpose):
+    with hotlist_action(audit, "hotlist.create", "hotlists", actor=user, purpose=body.purpose) as done:
         record = services.create_hotlist(backend, body.model_dump(), actor=user.actor)
-    target = f"hotlist:{record.hotlist_id}"
-    audit.record("hotlist.create", target, actor=user, purpose=body.purpose, detail=record.name)
+        done.target, done.detail = f"hotlist:{record.hotlist_id}", record.name
     return HotlistOut.of(record)
 
 
@@ -96,11 +79,10 @@ def update_hotlist(
     user: Writer, hotlist_id: str, body: HotlistPatch, backend: BackendDep, audit: AuditDep
 ) -> HotlistOut:
     """Changes name, severity, fuzzy distance or expiry (null removes it)."""
-    target, changes = f"hotlist:{hotlist_id}", body.changes()
-    with _audit_failures(audit, "hotlist.update", target, actor=user, purpose=body.purpose):
-        record = services.update_hotlist(backend, hotlist_id, changes)
-    detail = ", ".join(f"{k}={v}" for k, v in changes.items()) or "nothing changed"
-    audit.record("hotlist.update", target, actor=user, purpose=body.purpose, detail=_short(detail))
+    target = f"hotlist:{hotlist_id}"
+    with hotlist_action(audit, "hotlist.update", target, actor=user, purpose=body.purpose) as done:
+        record = services.update_hotlist(backend, hotlist_id, body.changes())
+        done.detail = shortened(body.changes_text())
     return HotlistOut.of(record)
 
 
@@ -109,37 +91,17 @@ def delete_hotlist(
 ) -> HotlistErasedOut:
     """Erases the list and all of its entries; the workers drop it."""
     target = f"hotlist:{hotlist_id}"
-    with _audit_failures(audit, "hotlist.delete", target, actor=user, purpose=purpose):
+    with hotlist_action(audit, "hotlist.delete", target, actor=user, purpose=purpose) as done:
         entries = services.delete_hotlist(backend, hotlist_id)
-    audit.record("hotlist.delete", target, actor=user, purpose=purpose, detail=f"{entries} entries erased")
+        done.detail = f"{entries} entries erased"
     return HotlistErasedOut(id=hotlist_id, entries=entries)
 
 
-def list_entries(
-    user: Reader,
-    hotlist_id: str,
-    backend: BackendDep,
-    config: ConfigDep,
-    limit: Annotated[
-        int | None, Query(ge=1, description="items per page (default and maximum: settings)")
-    ] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> EntryListOut:
+def list_entries(user: Reader, hotlist_id: str, backend: BackendDep, page: PageDep) -> EntryListOut:
     """The list's live entries, oldest first."""
-    size = config.page_limit_default if limit is None else limit
-    if size > config.page_limit_max:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "less_than_equal",
-                    "loc": ("query", "limit"),
-                    "msg": f"at most {config.page_limit_max}",
-                }
-            ]
-        )
     entries = services.list_entries(backend, hotlist_id)
-    items = [EntryOut.of(e) for e in entries[offset : offset + size]]
-    return EntryListOut(items=items, total=len(entries), limit=size, offset=offset)
+    items = [EntryOut.of(e) for e in page.of(entries)]
+    return EntryListOut(items=items, **page.meta(len(entries)))
 
 
 def add_entries(
@@ -153,10 +115,10 @@ def add_entries(
     """Adds entries: every one is checked first (an invalid pattern: 422 naming it and its index; a
     pattern the list holds: 409), then all are stored and the workers get the new list."""
     target = f"hotlist:{hotlist_id}"
-    with _audit_failures(audit, "hotlist.entry.add", target, actor=user, purpose=purpose):
+    with hotlist_action(audit, "hotlist.entry.add", target, actor=user, purpose=purpose) as done:
         added = services.add_entries(backend, hotlist_id, body, actor=user.actor)
-    detail = f"{len(added)} entries: " + ", ".join(f"{e.entry_id} {e.pattern} ({e.match})" for e in added)
-    audit.record("hotlist.entry.add", target, actor=user, purpose=purpose, detail=_short(detail))
+        listed = ", ".join(f"{e.entry_id} {e.pattern} ({e.match})" for e in added)
+        done.detail = shortened(f"{len(added)} entries: {listed}")
     return EntriesAddedOut(items=[EntryOut.of(e) for e in added])
 
 
@@ -170,10 +132,9 @@ def delete_entry(
 ) -> EntryOut:
     """Removes one entry (answered as its deleted version); the workers get the list without it."""
     target = f"hotlist_entry:{entry_id}"
-    with _audit_failures(audit, "hotlist.entry.remove", target, actor=user, purpose=purpose):
+    with hotlist_action(audit, "hotlist.entry.remove", target, actor=user, purpose=purpose) as done:
         deleted = services.delete_entry(backend, hotlist_id, entry_id)
-    detail = f"hotlist {hotlist_id}; {deleted.pattern}"
-    audit.record("hotlist.entry.remove", target, actor=user, purpose=purpose, detail=detail)
+        done.detail = f"hotlist {hotlist_id}; {deleted.pattern}"
     return EntryOut.of(deleted)
 
 
@@ -208,29 +169,11 @@ def build_router(config: ApiConfig) -> APIRouter:
     return router
 
 
-# --- errors -> responses -------------------------------------------------------------------------
-
-
-async def _input_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HotlistInputError)
-    logger.info("%s %s: refused: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": exc.errors}, status_code=422)
-
-
-def _plain(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def handler(request: Request, exc: Exception) -> JSONResponse:
-        if status >= 500:
-            logger.warning("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
-    return handler
-
-
 #: Errors of the hotlist routes and their handlers (`create_app` registers them).
-ERROR_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]] = {
-    HotlistInputError: _input_error,
-    HotlistNotFoundError: _plain(404),
-    HotlistConflictError: _plain(409),
-    HotlistsDisabledError: _plain(503),
-    HotlistPublishError: _plain(503),
+ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
+    HotlistInputError: input_refused,
+    HotlistNotFoundError: plain_error(404),
+    HotlistConflictError: plain_error(409),
+    HotlistsDisabledError: plain_error(503),
+    HotlistPublishError: plain_error(503),
 }

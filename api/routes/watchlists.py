@@ -5,14 +5,15 @@ route, with a purpose). Every change, erasure and image view is audited with its
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from fastapi.exceptions import RequestValidationError
 
 from api import face_enrolment, face_services
 from api.config import ApiConfig
-from api.deps import AuditDep, ConfigDep, require
+from api.deps import AuditDep, RequestAudit, require
 from api.face_schemas import (
     ErasureOut,
     IdentityListOut,
@@ -23,14 +24,15 @@ from api.face_schemas import (
     WatchlistPatch,
 )
 from api.principal import Permission, Principal
+from api.route_helpers import PageDep
 from api.routes.faces import (
     ERRORS,
     UPLOAD_ERRORS,
     BiometricRoute,
     FaceBackendDep,
     PurposeForm,
-    audit_failures,
     audited,
+    face_action,
     upload,
     upload_limits,
 )
@@ -50,15 +52,9 @@ def create_watchlist(
     user: Enroler, body: WatchlistIn, backend: FaceBackendDep, audit: AuditDep
 ) -> WatchlistOut:
     """A new watchlist (wanted, missing person, VIP, staff, ...) with its threshold, severity and expiry."""
-    with audit_failures(audit, "watchlist.create", "watchlists", actor=user, purpose=body.purpose):
+    with face_action(audit, "watchlist.create", "watchlists", actor=user, purpose=body.purpose) as done:
         record = face_services.create_watchlist(backend, body.model_dump(), actor=user.actor)
-    audit.record(
-        "watchlist.create",
-        f"watchlist:{record.watchlist_id}",
-        actor=user,
-        purpose=body.purpose,
-        detail=record.name,
-    )
+        done.target, done.detail = f"watchlist:{record.watchlist_id}", record.name
     return WatchlistOut.of(record)
 
 
@@ -74,12 +70,10 @@ def update_watchlist(
     user: Enroler, watchlist_id: str, body: WatchlistPatch, backend: FaceBackendDep, audit: AuditDep
 ) -> WatchlistOut:
     """Changes name, threshold, severity or expiry (null removes it); `purpose` says why (audited)."""
-    target = f"watchlist:{watchlist_id}"
-    changes = body.changes()
-    with audit_failures(audit, "watchlist.update", target, actor=user, purpose=body.purpose):
+    target, changes = f"watchlist:{watchlist_id}", body.changes()
+    with face_action(audit, "watchlist.update", target, actor=user, purpose=body.purpose) as done:
         record = face_services.update_watchlist(backend, watchlist_id, changes)
-    detail = ", ".join(f"{k}={v}" for k, v in changes.items()) or "nothing changed"
-    audit.record("watchlist.update", target, actor=user, purpose=body.purpose, detail=detail)
+        done.detail = body.changes_text()
     return WatchlistOut.of(record)
 
 
@@ -87,11 +81,8 @@ def delete_watchlist(
     user: Enroler, watchlist_id: str, purpose: PurposeQuery, backend: FaceBackendDep, audit: AuditDep
 ) -> ErasureOut:
     """Erases the list and every identity, enrolled face, image and negative of it, for good."""
-    target = f"watchlist:{watchlist_id}"
-    with audit_failures(audit, "watchlist.delete", target, actor=user, purpose=purpose):
-        erasure = face_services.delete_watchlist(backend, watchlist_id)
-    audit.record("watchlist.delete", target, actor=user, purpose=purpose, detail=_counts(erasure))
-    return ErasureOut.of(erasure)
+    erase = partial(face_services.delete_watchlist, backend, watchlist_id)
+    return _erased(audit, "watchlist.delete", f"watchlist:{watchlist_id}", user, purpose, erase)
 
 
 def enrol_identity(
@@ -109,47 +100,23 @@ def enrol_identity(
     the image and the faces found). Every image is checked before anything is stored."""
     target = f"watchlist:{watchlist_id}"
     fields = {"name": name, "purpose": purpose, "reference": reference, "expires_ts_ms": expires_ts_ms}
-    with audit_failures(audit, "face.enrol", target, actor=user, purpose=purpose):
+    with face_action(audit, "face.enrol", target, actor=user, purpose=purpose) as done:
         identity, faces = face_enrolment.enrol(
             backend, watchlist_id, fields=fields, uploads=[upload(f) for f in images], actor=user.actor
         )
-    shas = [f.image_sha256[:12] for f in faces]
-    audit.record(
-        "face.enrol",
-        f"identity:{identity.identity_id}",
-        actor=user,
-        purpose=purpose,
-        detail=f"watchlist {watchlist_id}; {len(faces)} images; sha256 {', '.join(shas)}",
-    )
+        shas = ", ".join(f.image_sha256[:12] for f in faces)
+        done.target = f"identity:{identity.identity_id}"
+        done.detail = f"watchlist {watchlist_id}; {len(faces)} images; sha256 {shas}"
     return IdentityOut.of(identity, faces)
 
 
 def list_identities(
-    user: Reader,
-    watchlist_id: str,
-    backend: FaceBackendDep,
-    config: ConfigDep,
-    limit: Annotated[
-        int | None, Query(ge=1, description="items per page (default and maximum: settings)")
-    ] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    user: Reader, watchlist_id: str, backend: FaceBackendDep, page: PageDep
 ) -> IdentityListOut:
     """The list's identities by name, each with its enrolled faces (ids, SHA-256, quality)."""
-    size = config.page_limit_default if limit is None else limit
-    if size > config.page_limit_max:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "less_than_equal",
-                    "loc": ("query", "limit"),
-                    "msg": f"at most {config.page_limit_max}",
-                }
-            ]
-        )
     identities = face_services.list_identities(backend, watchlist_id)
-    page = identities[offset : offset + size]
-    items = [IdentityOut.of(i, face_services.faces_of(backend, i.identity_id)) for i in page]
-    return IdentityListOut(items=items, total=len(identities), limit=size, offset=offset)
+    items = [IdentityOut.of(i, face_services.faces_of(backend, i.identity_id)) for i in page.of(identities)]
+    return IdentityListOut(items=items, **page.meta(len(identities)))
 
 
 def get_identity(user: Reader, watchlist_id: str, identity_id: str, backend: FaceBackendDep) -> IdentityOut:
@@ -168,17 +135,11 @@ def add_images(
 ) -> IdentityOut:
     """More photos of the identity (the checks of enrolment); answers it with every enrolled face."""
     target = f"identity:{identity_id}"
-    with audit_failures(audit, "face.add_image", target, actor=user, purpose=purpose):
+    with face_action(audit, "face.add_image", target, actor=user, purpose=purpose) as done:
         identity, faces = face_enrolment.add_images(
             backend, watchlist_id, identity_id, [upload(f) for f in images]
         )
-    audit.record(
-        "face.add_image",
-        target,
-        actor=user,
-        purpose=purpose,
-        detail=f"{len(images)} images; now {len(faces)}",
-    )
+        done.detail = f"{len(images)} images; now {len(faces)}"
     return IdentityOut.of(identity, faces)
 
 
@@ -192,11 +153,8 @@ def erase_identity(
 ) -> ErasureOut:
     """Erasure: the identity, its enrolled faces, images and negatives are deleted for good, and the
     running workers drop it from their gallery."""
-    target = f"identity:{identity_id}"
-    with audit_failures(audit, "face.erase", target, actor=user, purpose=purpose):
-        erasure = face_services.erase_identity(backend, watchlist_id, identity_id)
-    audit.record("face.erase", target, actor=user, purpose=purpose, detail=_counts(erasure))
-    return ErasureOut.of(erasure)
+    erase = partial(face_services.erase_identity, backend, watchlist_id, identity_id)
+    return _erased(audit, "face.erase", f"identity:{identity_id}", user, purpose, erase)
 
 
 def get_face_image(
@@ -210,9 +168,9 @@ def get_face_image(
 ) -> Response:
     """The stored enrolment image (JPEG, normalised); each view is audited with its purpose."""
     target = f"face:{embedding_id}"
-    with audit_failures(audit, "face.image.view", target, actor=user, purpose=purpose):
+    with face_action(audit, "face.image.view", target, actor=user, purpose=purpose) as done:
         content = face_services.get_face_image(backend, watchlist_id, identity_id, embedding_id)
-    audit.record("face.image.view", target, actor=user, purpose=purpose, detail=f"identity {identity_id}")
+        done.detail = f"identity {identity_id}"
     return Response(
         content,
         media_type="image/jpeg",
@@ -220,10 +178,15 @@ def get_face_image(
     )
 
 
-def _counts(erasure: Erasure) -> str:
-    return (
-        f"{erasure.identities} identities, {erasure.embeddings} faces, {erasure.negatives} negatives erased"
-    )
+def _erased(
+    audit: RequestAudit, action: str, target: str, user: Principal, purpose: str, erase: Callable[[], Erasure]
+) -> ErasureOut:
+    """Runs the erasure, audited with what it removed."""
+    with face_action(audit, action, target, actor=user, purpose=purpose) as done:
+        erasure = erase()
+        faces, negatives = erasure.embeddings, erasure.negatives
+        done.detail = f"{erasure.identities} identities, {faces} faces, {negatives} negatives erased"
+    return ErasureOut.of(erasure)
 
 
 def build_router(config: ApiConfig) -> APIRouter:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
 from events.faces import Erasure, FaceEmbedding, FaceNegative, Identity, Watchlist
-from events.store.mutations import wait_for_mutations
-from events.store.runner import SqlBuilder, SqlRunner
-from events.store.sql import Binder, SqlValue, create_database_sql, create_table_sql, latest_sql
+from events.store.records_sql import Condition, RecordSqlStore, TableSpec, in_sql
+from events.store.sql import Binder, latest_sql
 
 logger = logging.getLogger(__name__)
 
@@ -48,24 +47,12 @@ _TYPES = {
     "vector": "Array(Float32)",
     "image_jpeg": "String",  # the JPEG's bytes
 }
-#: (table, columns, sort key, engine) of every table `ensure_schema` creates.
-_TABLES = (
-    (WATCHLISTS_TABLE, WATCHLIST_COLUMNS, "watchlist_id", "ReplacingMergeTree(version)"),
-    (IDENTITIES_TABLE, IDENTITY_COLUMNS, "identity_id", "ReplacingMergeTree(version)"),
-    (EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, "(identity_id, embedding_id)", "MergeTree"),
-    (NEGATIVES_TABLE, NEGATIVE_COLUMNS, "(identity_id, negative_id)", "MergeTree"),
-)
-
-#: Identity ids per `IN (...)` of one erasure step (the statement stays far below max_query_size).
-DEFAULT_MAX_IDS_PER_STEP = 1000
-DEFAULT_MUTATION_TIMEOUT_S = 60.0
 
 R = TypeVar("R", Watchlist, Identity, FaceEmbedding, FaceNegative)
-_Record = Watchlist | Identity | FaceEmbedding | FaceNegative
 
 
 def _parse(model: type[R], columns: Sequence[str], row: Sequence[Any]) -> R:
-    """A record from a row (chDB's JSON quotes 64-bit integers: pydantic turns them back)."""
+    """A record from a row (as `records_sql.parse_record`), the image's bytes from their hex."""
     values = dict(zip(columns, row, strict=True))
     if "vector" in values:  # the Float32 values exactly, whichever text or double the engine gave
         values["vector"] = array("f", (float(v) for v in values["vector"])).tolist()
@@ -74,57 +61,30 @@ def _parse(model: type[R], columns: Sequence[str], row: Sequence[Any]) -> R:
     return model.model_validate(values)
 
 
-def _row(record: _Record, columns: Sequence[str]) -> list[SqlValue]:
-    data = record.model_dump(mode="python")  # severity stays a (str) Severity, images bytes
-    return [data[c] for c in columns]
-
-
 def _chunks(items: Sequence[str], size: int) -> Iterator[tuple[str, ...]]:
     for start in range(0, len(items), size):
         yield tuple(items[start : start + size])
-
-
-def _fixed(statement: str) -> SqlBuilder:
-    return lambda _bind: statement
 
 
 #: One round of erasure: (column, ids) = the rows whose `identity_id` or `watchlist_id` is one of the ids.
 _Step = tuple[str, tuple[str, ...]]
 
 
-def _in_sql(column: str, values: tuple[str, ...], bind: Binder) -> str:
-    return f"{column} IN {bind(values)}"
-
-
-class FaceSqlStore:
+class FaceSqlStore(RecordSqlStore):
     """`events.faces.FaceStore` on a `SqlRunner` (ChdbStore or ClickHouseStore); tables in its database."""
 
-    def __init__(
-        self,
-        runner: SqlRunner,
-        *,
-        mutation_timeout_s: float = DEFAULT_MUTATION_TIMEOUT_S,
-        max_ids_per_step: int = DEFAULT_MAX_IDS_PER_STEP,
-    ) -> None:
-        if mutation_timeout_s <= 0 or max_ids_per_step < 1:
-            raise ValueError("mutation_timeout_s must be > 0 and max_ids_per_step >= 1")
-        self._runner = runner
-        self._db = runner.database
-        self._timeout_s = mutation_timeout_s
-        self._max_ids = max_ids_per_step
-
-    def ensure_schema(self) -> None:
-        """Creates the database and the four tables when missing (idempotent)."""
-        self._runner.command(_fixed(create_database_sql(self._db)))
-        for table, columns, order_by, engine in _TABLES:
-            self._runner.command(
-                _fixed(create_table_sql(self._db, table, columns, _TYPES, order_by, engine=engine))
-            )
+    TABLES = (
+        TableSpec(WATCHLISTS_TABLE, WATCHLIST_COLUMNS, "watchlist_id"),
+        TableSpec(IDENTITIES_TABLE, IDENTITY_COLUMNS, "identity_id"),
+        TableSpec(EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, "(identity_id, embedding_id)", "MergeTree"),
+        TableSpec(NEGATIVES_TABLE, NEGATIVE_COLUMNS, "(identity_id, negative_id)", "MergeTree"),
+    )
+    TYPES = _TYPES
 
     # --- watchlists and identities (versioned) ---
 
     def put_watchlist(self, record: Watchlist) -> None:
-        self._runner.insert_rows(WATCHLISTS_TABLE, WATCHLIST_COLUMNS, [_row(record, WATCHLIST_COLUMNS)])
+        self._insert(WATCHLISTS_TABLE, WATCHLIST_COLUMNS, [record])
 
     def get_watchlist(self, watchlist_id: str) -> Watchlist | None:
         found = self._latest(Watchlist, WATCHLISTS_TABLE, WATCHLIST_COLUMNS, "watchlist_id", watchlist_id)
@@ -135,7 +95,7 @@ class FaceSqlStore:
         return sorted(found, key=lambda w: (w.name, w.watchlist_id))
 
     def put_identity(self, record: Identity) -> None:
-        self._runner.insert_rows(IDENTITIES_TABLE, IDENTITY_COLUMNS, [_row(record, IDENTITY_COLUMNS)])
+        self._insert(IDENTITIES_TABLE, IDENTITY_COLUMNS, [record])
 
     def get_identity(self, identity_id: str) -> Identity | None:
         found = self._latest(Identity, IDENTITIES_TABLE, IDENTITY_COLUMNS, "identity_id", identity_id)
@@ -164,8 +124,7 @@ class FaceSqlStore:
     # --- enrolled faces and negatives ---
 
     def add_embeddings(self, records: list[FaceEmbedding]) -> None:
-        rows = [_row(r, EMBEDDING_COLUMNS) for r in records]
-        self._runner.insert_rows(EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, rows)
+        self._insert(EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, records)
 
     def list_embeddings(
         self, identity_id: str | None = None, *, with_images: bool = False
@@ -179,7 +138,7 @@ class FaceSqlStore:
         return found[0] if found else None
 
     def add_negative(self, record: FaceNegative) -> None:
-        self._runner.insert_rows(NEGATIVES_TABLE, NEGATIVE_COLUMNS, [_row(record, NEGATIVE_COLUMNS)])
+        self._insert(NEGATIVES_TABLE, NEGATIVE_COLUMNS, [record])
 
     def list_negatives(self, identity_id: str | None = None) -> list[FaceNegative]:
         """Oldest first."""
@@ -211,7 +170,7 @@ class FaceSqlStore:
     def expire(self, now_ms: int) -> list[tuple[str, str]]:
         """Erases what is due at `now_ms`: identities past their own expiry, expired watchlists and all
         of their identities. Returns what went, as ("identity", id) and ("watchlist", id) pairs."""
-        due: Callable[[Binder], str] = lambda bind: f"expires_ts_ms <= {bind(now_ms)}"  # noqa: E731
+        due: Condition = lambda bind: f"expires_ts_ms <= {bind(now_ms)}"  # noqa: E731
         watchlist_ids = self._latest_ids(WATCHLISTS_TABLE, ("watchlist_id", "expires_ts_ms"), due)
         own = self._latest_ids(IDENTITIES_TABLE, ("identity_id", "expires_ts_ms"), due)
         steps = self._watchlist_steps(watchlist_ids) if watchlist_ids else []
@@ -222,14 +181,12 @@ class FaceSqlStore:
         return [("identity", i) for i in sorted(identity_ids)] + [("watchlist", w) for w in watchlist_ids]
 
     def _watchlist_steps(self, watchlist_ids: Sequence[str]) -> list[_Step]:
-        in_lists = partial(_in_sql, "watchlist_id", tuple(watchlist_ids))
+        in_lists = partial(in_sql, "watchlist_id", tuple(watchlist_ids))
         members = self._latest_ids(IDENTITIES_TABLE, ("identity_id", "watchlist_id"), in_lists)
         chunks = _chunks(members, self._max_ids)
         return [("watchlist_id", tuple(watchlist_ids)), *(("identity_id", chunk) for chunk in chunks)]
 
-    def _latest_ids(
-        self, table: str, columns: Sequence[str], condition: Callable[[Binder], str]
-    ) -> list[str]:
+    def _latest_ids(self, table: str, columns: Sequence[str], condition: Condition) -> list[str]:
         """The ids (`columns[0]`) whose newest version meets the condition (on `columns`), sorted."""
 
         def build(bind: Binder) -> str:
@@ -245,26 +202,18 @@ class FaceSqlStore:
         rows = dict.fromkeys(IDENTITY_TABLES, 0)
         for column, values in steps:
             tables = IDENTITY_TABLES + ((WATCHLISTS_TABLE,) if column == "watchlist_id" else ())
-            where = partial(_in_sql, column, values)
+            where = partial(in_sql, column, values)
             ids, counts = self._count(tables, where)
             if not any(counts.values()):
                 continue
             identity_ids |= ids
             for table in IDENTITY_TABLES:
                 rows[table] += counts[table]
-            for table in tables:  # every table mutates at once, then we wait for each
-                self._runner.command(partial(self._delete_sql, table, where))
-            for table in tables:
-                self._wait_for_mutations(table)
+            self._delete(tables, where)
         erasure = Erasure(len(identity_ids), rows[EMBEDDINGS_TABLE], rows[NEGATIVES_TABLE])
         return erasure, identity_ids
 
-    def _delete_sql(self, table: str, where: Callable[[Binder], str], bind: Binder) -> str:
-        return f"ALTER TABLE {self._db}.{table} DELETE WHERE {where(bind)}"
-
-    def _count(
-        self, tables: Sequence[str], where: Callable[[Binder], str]
-    ) -> tuple[set[str], dict[str, int]]:
+    def _count(self, tables: Sequence[str], where: Condition) -> tuple[set[str], dict[str, int]]:
         """The identity ids and each table's rows that `where` finds, in one query."""
 
         def build(bind: Binder) -> str:
@@ -275,7 +224,3 @@ class FaceSqlStore:
 
         ids, *counts = self._runner.select(build)[0]
         return {str(i) for i in ids}, {t: int(str(n)) for t, n in zip(tables, counts, strict=True)}
-
-    def _wait_for_mutations(self, table: str) -> None:
-        """Until the table has no mutation left to do (bounded by the store's mutation timeout)."""
-        wait_for_mutations(self._runner, table, self._timeout_s)

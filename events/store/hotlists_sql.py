@@ -10,14 +10,19 @@ ClickHouse 18.16 and on chDB.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from events.hotlists import Hotlist, HotlistEntry
-from events.store.mutations import wait_for_mutations
-from events.store.runner import SqlBuilder, SqlRunner
-from events.store.sql import Binder, SqlValue, create_database_sql, create_table_sql, latest_sql
+from events.store.records_sql import (
+    Condition,
+    RecordSqlStore,
+    TableSpec,
+    in_sql,
+    parse_record,
+)
+from events.store.sql import Binder, latest_sql
 
 logger = logging.getLogger(__name__)
 
@@ -37,69 +42,28 @@ _TYPES = {
     "version": "UInt64",
     "deleted": "UInt8",
 }
-#: (table, columns, sort key) of every table `ensure_schema` creates (an entry never changes list).
-_TABLES = (
-    (HOTLISTS_TABLE, HOTLIST_COLUMNS, "hotlist_id"),
-    (ENTRIES_TABLE, ENTRY_COLUMNS, "(hotlist_id, entry_id)"),
-)
-
-#: List ids per `IN (...)` of one erasure step (the statement stays far below max_query_size).
-DEFAULT_MAX_IDS_PER_STEP = 1000
-DEFAULT_MUTATION_TIMEOUT_S = 60.0
 
 R = TypeVar("R", Hotlist, HotlistEntry)
-_Condition = Callable[[Binder], str]
-
-
-def _parse(model: type[R], columns: Sequence[str], row: Sequence[Any]) -> R:
-    """A record from a row (chDB's JSON quotes 64-bit integers: pydantic turns them back)."""
-    return model.model_validate(dict(zip(columns, row, strict=True)))
-
-
-def _row(record: Hotlist | HotlistEntry, columns: Sequence[str]) -> list[SqlValue]:
-    data = record.model_dump(mode="python")  # severity stays a (str) Severity
-    return [data[c] for c in columns]
-
-
-def _fixed(statement: str) -> SqlBuilder:
-    return lambda _bind: statement
 
 
 def _equals(column: str, value: str, bind: Binder) -> str:
     return f"{column} = {bind(value)}"
 
 
-def _in(column: str, values: tuple[str, ...], bind: Binder) -> str:
-    return f"{column} IN {bind(values)}"
-
-
-class HotlistSqlStore:
+class HotlistSqlStore(RecordSqlStore):
     """`events.hotlists.HotlistStore` on a `SqlRunner` (ChdbStore or ClickHouseStore), plus `expire`."""
 
-    def __init__(
-        self,
-        runner: SqlRunner,
-        *,
-        mutation_timeout_s: float = DEFAULT_MUTATION_TIMEOUT_S,
-        max_ids_per_step: int = DEFAULT_MAX_IDS_PER_STEP,
-    ) -> None:
-        if mutation_timeout_s <= 0 or max_ids_per_step < 1:
-            raise ValueError("mutation_timeout_s must be > 0 and max_ids_per_step >= 1")
-        self._runner = runner
-        self._db = runner.database
-        self._timeout_s = mutation_timeout_s
-        self._max_ids = max_ids_per_step
-
-    def ensure_schema(self) -> None:
-        """Creates the database and both tables when missing (idempotent)."""
-        self._runner.command(_fixed(create_database_sql(self._db)))
-        for table, columns, order_by in _TABLES:
-            self._runner.command(_fixed(create_table_sql(self._db, table, columns, _TYPES, order_by)))
+    #: Both tables keep versions (an entry never changes list).
+    TABLES = (
+        TableSpec(HOTLISTS_TABLE, HOTLIST_COLUMNS, "hotlist_id"),
+        TableSpec(ENTRIES_TABLE, ENTRY_COLUMNS, "(hotlist_id, entry_id)"),
+    )
+    TYPES = _TYPES
 
     # --- hotlists ---
 
     def put_hotlist(self, record: Hotlist) -> None:
-        self._runner.insert_rows(HOTLISTS_TABLE, HOTLIST_COLUMNS, [_row(record, HOTLIST_COLUMNS)])
+        self._insert(HOTLISTS_TABLE, HOTLIST_COLUMNS, [record])
 
     def get_hotlist(self, hotlist_id: str) -> Hotlist | None:
         found = self._latest(Hotlist, partial(_equals, "hotlist_id", hotlist_id))
@@ -117,11 +81,10 @@ class HotlistSqlStore:
     # --- entries ---
 
     def put_entry(self, record: HotlistEntry) -> None:
-        self._runner.insert_rows(ENTRIES_TABLE, ENTRY_COLUMNS, [_row(record, ENTRY_COLUMNS)])
+        self._insert(ENTRIES_TABLE, ENTRY_COLUMNS, [record])
 
     def put_entries(self, records: list[HotlistEntry]) -> None:
-        if records:
-            self._runner.insert_rows(ENTRIES_TABLE, ENTRY_COLUMNS, [_row(r, ENTRY_COLUMNS) for r in records])
+        self._insert(ENTRIES_TABLE, ENTRY_COLUMNS, records)
 
     def list_entries(self, hotlist_id: str | None = None) -> list[HotlistEntry]:
         """Live entries (newest version not deleted), oldest first."""
@@ -141,16 +104,13 @@ class HotlistSqlStore:
     def expire(self, now_ms: int) -> list[str]:
         """Erases the lists whose newest version expired at `now_ms`, then marks the live entries past
         their own expiry deleted. Returns the ids of the lists that changed (erased or lost entries)."""
-        due: _Condition = lambda bind: f"expires_ts_ms <= {bind(now_ms)}"  # noqa: E731
+        due: Condition = lambda bind: f"expires_ts_ms <= {bind(now_ms)}"  # noqa: E731
         expired_lists = sorted(h.hotlist_id for h in self._latest(Hotlist, outer=due))
         self._erase(expired_lists)
         expired_entries = self._live_entries(outer=due)
-        rows = [
-            _row(e.model_copy(update={"deleted": True, "version": e.version + 1}), ENTRY_COLUMNS)
-            for e in expired_entries
-        ]
-        if rows:
-            self._runner.insert_rows(ENTRIES_TABLE, ENTRY_COLUMNS, rows)
+        self.put_entries(
+            [e.model_copy(update={"deleted": True, "version": e.version + 1}) for e in expired_entries]
+        )
         if expired_lists or expired_entries:
             logger.info("expired %d hotlists and %d entries", len(expired_lists), len(expired_entries))
         return sorted(set(expired_lists) | {e.hotlist_id for e in expired_entries})
@@ -158,7 +118,7 @@ class HotlistSqlStore:
     # --- reads and erasure ---
 
     def _latest(
-        self, model: type[R], where: _Condition | None = None, *, outer: _Condition | None = None
+        self, model: type[R], where: Condition | None = None, *, outer: Condition | None = None
     ) -> list[R]:
         """The newest version of each record (of those `where` finds), kept when it meets `outer`."""
         table, columns, key = (
@@ -175,10 +135,10 @@ class HotlistSqlStore:
                 return latest
             return f"SELECT {', '.join(columns)} FROM ({latest}) WHERE {outer(bind)}"
 
-        return [_parse(model, columns, r) for r in self._runner.select(build)]
+        return [parse_record(model, columns, r) for r in self._runner.select(build)]
 
     def _live_entries(
-        self, where: _Condition | None = None, *, outer: _Condition | None = None
+        self, where: Condition | None = None, *, outer: Condition | None = None
     ) -> list[HotlistEntry]:
         """Entries whose newest version is not deleted (of those `where` finds, meeting `outer`),
         oldest first."""
@@ -193,17 +153,10 @@ class HotlistSqlStore:
         """Deletes every row of the lists from both tables and waits until they are gone; a step that
         finds no row starts no mutation."""
         for start in range(0, len(hotlist_ids), self._max_ids):
-            where = partial(_in, "hotlist_id", tuple(hotlist_ids[start : start + self._max_ids]))
-            if not any(self._count(table, where) for table in TABLES):
-                continue
-            for table in TABLES:
-                self._runner.command(partial(self._delete_sql, table, where))
-            for table in TABLES:
-                wait_for_mutations(self._runner, table, self._timeout_s)
+            where = partial(in_sql, "hotlist_id", tuple(hotlist_ids[start : start + self._max_ids]))
+            if any(self._count(table, where) for table in TABLES):
+                self._delete(TABLES, where)
 
-    def _count(self, table: str, where: _Condition) -> int:
+    def _count(self, table: str, where: Condition) -> int:
         rows = self._runner.select(lambda bind: f"SELECT count() FROM {self._db}.{table} WHERE {where(bind)}")
         return int(str(rows[0][0]))
-
-    def _delete_sql(self, table: str, where: _Condition, bind: Binder) -> str:
-        return f"ALTER TABLE {self._db}.{table} DELETE WHERE {where(bind)}"

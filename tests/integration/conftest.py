@@ -68,3 +68,9 @@ def store(local_servers: LocalServers) -> Iterator[ClickHouseStore]:
     """A fresh ClickHouse-server store per test (a module may define its own `store` instead)."""
     with fresh_clickhouse_store(local_servers) as s:
         yield s
+
+
+@pytest.fixture
+def runner(store: ClickHouseStore) -> ClickHouseStore:
+    """The test's store as the `SqlRunner` of a table module's store (the record store contracts)."""
+    return store

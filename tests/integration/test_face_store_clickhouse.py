@@ -1,6 +1,6 @@
-"""Face watchlists on the real ClickHouse server deploy/local/start runs (Debian's 18.16: ALTER DELETE
-mutations without `mutations_sync`): the same contract as chDB (tests/unit/test_face_store.py), in a
-database of the test's own."""
+"""FaceSqlStore on the ClickHouse server of deploy/local/start (Debian's 18.16, whose ALTER DELETE
+mutations have no `mutations_sync`): tests/face_store_contract.py as on chDB, each test in a database of
+its own; the DDL the server got and the image bytes it keeps."""
 
 from __future__ import annotations
 
@@ -9,21 +9,12 @@ import pytest
 from events.store.clickhouse_store import ClickHouseStore
 from events.store.faces_sql import EMBEDDINGS_TABLE, IDENTITIES_TABLE, FaceSqlStore
 from tests.face_store_contract import IMAGE, FaceStoreContract, embedding, identity, seed
+from tests.store_fixtures import record_store_fixture
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def runner(store: ClickHouseStore) -> ClickHouseStore:
-    return store
-
-
-@pytest.fixture
-def faces(store: ClickHouseStore) -> FaceSqlStore:
-    faces = FaceSqlStore(store)
-    faces.ensure_schema()
-    faces.ensure_schema()  # idempotent
-    return faces
+faces = record_store_fixture(FaceSqlStore, empty=False)  # over conftest's `runner`: a database per test
 
 
 class TestFaceStoreOnClickHouse(FaceStoreContract):

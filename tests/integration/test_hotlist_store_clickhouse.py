@@ -1,6 +1,6 @@
-"""Plate hotlists on the real ClickHouse server deploy/local/start runs (Debian's 18.16: ALTER DELETE
-mutations without `mutations_sync`): the same contract as chDB (tests/unit/test_hotlist_store.py), in a
-database of the test's own."""
+"""Plate hotlists on a real server, ClickHouse 18.16 (Debian's, run by deploy/local/start): the contract
+of tests/hotlist_store_contract.py, as tests/unit/test_hotlist_store.py runs it on chDB, in a fresh
+database per test, and DDL the old server accepts."""
 
 from __future__ import annotations
 
@@ -9,21 +9,12 @@ import pytest
 from events.store.clickhouse_store import ClickHouseStore
 from events.store.hotlists_sql import ENTRIES_TABLE, HOTLISTS_TABLE, HotlistSqlStore
 from tests.hotlist_store_contract import HotlistStoreContract
+from tests.store_fixtures import record_store_fixture
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def runner(store: ClickHouseStore) -> ClickHouseStore:
-    return store
-
-
-@pytest.fixture
-def hotlists(store: ClickHouseStore) -> HotlistSqlStore:
-    hotlists = HotlistSqlStore(store)
-    hotlists.ensure_schema()
-    hotlists.ensure_schema()  # idempotent
-    return hotlists
+hotlists = record_store_fixture(HotlistSqlStore, empty=False)  # over conftest's `runner`: a database per test
 
 
 class TestHotlistStoreOnClickHouse(HotlistStoreContract):

@@ -1,6 +1,7 @@
 """Test doubles for the API tests: an in-memory `EventStore`, event/snapshot builders, and the camera
 side: an in-memory `CameraRegistry` and `HealthView`, and a camera validator over a small pydantic model
-shaped like the pipeline's CameraConfig (nested models, so its JSON Schema has `$defs`)."""
+shaped like the pipeline's CameraConfig (nested models, so its JSON Schema has `$defs`); sign-in: a fake
+authenticator, an audit sink, and an app's client signed in with them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from api.app import create_app
+from api.config import ApiConfig
 from api.principal import AuthenticationError, Principal
 from events.audit import AuditRecord
 from events.auth import CameraScope, Role
@@ -25,7 +29,7 @@ from events.cameras import (
     CameraStatus,
     RegistryError,
 )
-from events.ports import EventGroupBy, EventPage, EventQuery, StoreError
+from events.ports import EventGroupBy, EventPage, EventQuery, EventStore, StoreError
 from events.schema import Event, Snapshot
 from tests.unit.events_samples import build_event, counts_by_type, reference_aggregate, reference_page
 
@@ -289,3 +293,22 @@ class ListAuditSink:
 
     def append(self, record: AuditRecord) -> None:
         self.records.append(record)
+
+
+def signed_in_client(
+    data_dir: Path,
+    audit: ListAuditSink,
+    credential: str = "admin",
+    config: ApiConfig | None = None,
+    *,
+    store: EventStore | None = None,
+    **services: Any,
+) -> TestClient:
+    """A client of `create_app` over `store` (a new `FakeEventStore` when None) with a
+    `FakeAuthenticator`, signed in as `credential`, its audit trail in `audit`; `services` are
+    create_app's other arguments."""
+    events = FakeEventStore() if store is None else store
+    app = create_app(
+        events, data_dir, config=config, authenticator=FakeAuthenticator(), audit=audit, **services
+    )
+    return TestClient(app, headers=bearer(credential))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -16,6 +17,9 @@ import pytest
 import supervision as sv
 
 from detectors.base import FrameBGR
+
+if TYPE_CHECKING:
+    from detectors.onnx_yolo import OnnxYoloDetector
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MEDIA_DIR = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -35,6 +39,20 @@ def require_model(relative: str) -> Path:
     if not path.is_file():
         pytest.fail(f"model missing: {path} — run deploy/setup.sh", pytrace=False)
     return path
+
+
+def people_detector_int8() -> OnnxYoloDetector:
+    """The exported people detector as `make demo` runs it: INT8, confidence 0.25."""
+    from detectors.onnx_yolo import OnnxYoloConfig, OnnxYoloDetector
+
+    config = OnnxYoloConfig(
+        type="onnx",
+        model_path=Path(ONNX_MODEL),
+        precision="int8",
+        confidence=0.25,
+        class_names={0: "person", 1: "person_down"},
+    )
+    return OnnxYoloDetector(config, data_dir())
 
 
 def require_media(path: Path) -> Path:

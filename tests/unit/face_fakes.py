@@ -22,25 +22,21 @@ from events.faces import (
     Watchlist,
     WatchlistChange,
 )
-from events.ports import BusError, StoreError
+from tests.unit.list_fakes import FailingMethods, RecordingPublisher
 
 #: The fake encoder reads the face count from the green channel in steps of this.
 FACES_STEP = 40
 
 
-class MemoryFaceStore:
+class MemoryFaceStore(FailingMethods):
     """`events.faces.FaceStore` over dicts; a method named in `failing` raises `StoreError`."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.watchlists: dict[str, Watchlist] = {}
         self.identities: dict[str, Identity] = {}
         self.embeddings: dict[str, FaceEmbedding] = {}
         self.negatives: dict[str, FaceNegative] = {}
-        self.failing: set[str] = set()
-
-    def _check(self, method: str) -> None:
-        if method in self.failing:
-            raise StoreError(f"{method} failed (test)")
 
     def put_watchlist(self, record: Watchlist) -> None:
         self._check("put_watchlist")
@@ -107,17 +103,8 @@ class MemoryFaceStore:
         return Erasure(identities=len(identity_ids), embeddings=len(embeddings), negatives=len(negatives))
 
 
-class RecordingGallery:
+class RecordingGallery(RecordingPublisher[WatchlistChange | IdentityChange | NegativeChange]):
     """`events.faces.GalleryPublisher` keeping the changes; `fail` makes `publish` raise `BusError`."""
-
-    def __init__(self) -> None:
-        self.changes: list[WatchlistChange | IdentityChange | NegativeChange] = []
-        self.fail = False
-
-    def publish(self, change: WatchlistChange | IdentityChange | NegativeChange) -> None:
-        if self.fail:
-            raise BusError("bus down (test)")
-        self.changes.append(change)
 
 
 class ExactSearcher:

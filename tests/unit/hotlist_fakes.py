@@ -4,21 +4,17 @@ recording `HotlistPublisher`."""
 from __future__ import annotations
 
 from events.hotlists import Hotlist, HotlistChange, HotlistEntry
-from events.ports import BusError, StoreError
+from tests.unit.list_fakes import FailingMethods, RecordingPublisher
 
 
-class MemoryHotlistStore:
+class MemoryHotlistStore(FailingMethods):
     """`events.hotlists.HotlistStore` over dicts (newest version per id); a method named in `failing`
     raises `StoreError`."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.hotlists: dict[str, Hotlist] = {}
         self.entries: dict[str, HotlistEntry] = {}  # newest version, deleted ones included
-        self.failing: set[str] = set()
-
-    def _check(self, method: str) -> None:
-        if method in self.failing:
-            raise StoreError(f"{method} failed (test)")
 
     def put_hotlist(self, record: Hotlist) -> None:
         self._check("put_hotlist")
@@ -58,14 +54,5 @@ class MemoryHotlistStore:
         return deleted
 
 
-class RecordingHotlists:
+class RecordingHotlists(RecordingPublisher[HotlistChange]):
     """`events.hotlists.HotlistPublisher` keeping the changes; `fail` makes `publish` raise `BusError`."""
-
-    def __init__(self) -> None:
-        self.changes: list[HotlistChange] = []
-        self.fail = False
-
-    def publish(self, change: HotlistChange) -> None:
-        if self.fail:
-            raise BusError("bus down (test)")
-        self.changes.append(change)

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.config import ApiConfig
 from events.hotlists import HotlistChange
-from tests.unit.api_fakes import FakeAuthenticator, FakeEventStore, ListAuditSink, bearer
+from tests.unit.api_fakes import ListAuditSink, signed_in_client
 from tests.unit.hotlist_fakes import MemoryHotlistStore, RecordingHotlists
 
 PURPOSE = "stolen vehicle reports, case 2026-3"
@@ -53,16 +52,15 @@ def make_rig(
     publisher: bool = True,
 ) -> Rig:
     memory, published, audit = MemoryHotlistStore(), RecordingHotlists(), ListAuditSink()
-    app = create_app(
-        FakeEventStore(),
+    client = signed_in_client(
         tmp_path,
-        config=config,
-        authenticator=FakeAuthenticator(),
-        audit=audit,
+        audit,
+        credential,
+        config,
         hotlist_store=memory if store else None,
         hotlists=published if publisher else None,
     )
-    return Rig(TestClient(app, headers=bearer(credential)), memory, published, audit)
+    return Rig(client, memory, published, audit)
 
 
 @pytest.fixture

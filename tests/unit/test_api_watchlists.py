@@ -13,10 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.app import create_app
 from api.config import ApiConfig
 from events.faces import IdentityChange, WatchlistChange
-from tests.unit.api_fakes import FakeAuthenticator, FakeEventStore, ListAuditSink, bearer
+from tests.unit.api_fakes import ListAuditSink, bearer, signed_in_client
 from tests.unit.face_fakes import ColourEncoder, ExactSearcher, MemoryFaceStore, RecordingGallery, face_png
 
 PURPOSE = "case 2026-17 (court order)"
@@ -45,18 +44,17 @@ class Rig:
 
 def make_rig(tmp_path: Path, credential: str = "admin", config: ApiConfig | None = None) -> Rig:
     store, gallery, audit = MemoryFaceStore(), RecordingGallery(), ListAuditSink()
-    app = create_app(
-        FakeEventStore(),
+    client = signed_in_client(
         tmp_path,
-        config=config,
-        authenticator=FakeAuthenticator(),
-        audit=audit,
+        audit,
+        credential,
+        config,
         face_store=store,
         gallery=gallery,
         face_encoder=ColourEncoder(),
         face_searcher=ExactSearcher(store),
     )
-    return Rig(TestClient(app, headers=bearer(credential)), store, gallery, audit)
+    return Rig(client, store, gallery, audit)
 
 
 @pytest.fixture
@@ -281,8 +279,7 @@ def test_roles(tmp_path: Path) -> None:
 
 
 def test_without_a_face_store_the_routes_answer_503(tmp_path: Path) -> None:
-    app = create_app(FakeEventStore(), tmp_path, authenticator=FakeAuthenticator())
-    client = TestClient(app, headers=bearer("admin"))
+    client = signed_in_client(tmp_path, ListAuditSink())
     r = client.post("/v1/watchlists", json={"name": "n", "purpose": PURPOSE})
     assert r.status_code == 503 and "not enabled" in r.json()["detail"]
     assert client.get("/v1/watchlists").status_code == 503

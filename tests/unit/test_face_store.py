@@ -4,8 +4,6 @@ timeout, and the bytes literal the image column needs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,65 +12,19 @@ from events.faces import FaceStore
 from events.ports import StoreError
 from events.store.chdb_store import ChdbStore
 from events.store.faces_sql import EMBEDDINGS_TABLE, IDENTITY_TABLES, WATCHLISTS_TABLE, FaceSqlStore
-from events.store.runner import SqlBuilder
-from events.store.sql import DriverParams, ServerFeatures, SqlValue, sql_literal
-from tests.face_store_contract import FaceStoreContract, fixed, rows, seed
+from events.store.sql import DriverParams, sql_literal
+from tests.face_store_contract import FaceStoreContract, seed
+from tests.store_fixtures import SpyRunner, chdb_fixture, fixed, record_store_fixture, rows
 
 DATABASE = "faces_unit"
-TABLES = (WATCHLISTS_TABLE, *IDENTITY_TABLES)
 
 
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
-    store = ChdbStore(Path(tmp_path_factory.mktemp("face_store")) / "chdb", database=DATABASE)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def faces(runner: ChdbStore) -> FaceSqlStore:
-    store = FaceSqlStore(runner)
-    store.ensure_schema()
-    store.ensure_schema()  # idempotent
-    for table in TABLES:
-        runner.command(fixed(f"TRUNCATE TABLE {DATABASE}.{table}"))
-    return store
+runner = chdb_fixture(DATABASE)
+faces = record_store_fixture(FaceSqlStore, empty=True)
 
 
 class TestFaceStoreOnChdb(FaceStoreContract):
     pass
-
-
-class SpyRunner:
-    """A `SqlRunner` over another that keeps every statement (as chDB would run it) and can pretend
-    that mutations never finish."""
-
-    def __init__(self, inner: ChdbStore, *, stuck_mutations: bool = False) -> None:
-        self.inner = inner
-        self.statements: list[str] = []
-        self.stuck_mutations = stuck_mutations
-
-    @property
-    def database(self) -> str:
-        return self.inner.database
-
-    @property
-    def features(self) -> ServerFeatures:
-        return self.inner.features
-
-    def select(self, build: SqlBuilder) -> list[tuple[Any, ...]]:
-        text = build(sql_literal)
-        self.statements.append(text)
-        if self.stuck_mutations and "system.mutations" in text:
-            return [(1,)]
-        return self.inner.select(build)
-
-    def command(self, build: SqlBuilder) -> None:
-        self.statements.append(build(sql_literal))
-        self.inner.command(build)
-
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[SqlValue]]) -> None:
-        self.inner.insert_rows(table, columns, rows)
 
 
 def test_it_is_a_face_store(faces: FaceSqlStore) -> None:
@@ -81,7 +33,8 @@ def test_it_is_a_face_store(faces: FaceSqlStore) -> None:
 
 
 def test_versioned_tables_replace_and_face_tables_are_plain(faces: FaceSqlStore, runner: ChdbStore) -> None:
-    ddl = {t: str(runner.select(fixed(f"SHOW CREATE TABLE {DATABASE}.{t}"))[0][0]) for t in TABLES}
+    tables = (WATCHLISTS_TABLE, *IDENTITY_TABLES)
+    ddl = {t: str(runner.select(fixed(f"SHOW CREATE TABLE {DATABASE}.{t}"))[0][0]) for t in tables}
     assert "ReplacingMergeTree(version)" in ddl[WATCHLISTS_TABLE]
     assert "ReplacingMergeTree(version)" in ddl["identities"]
     assert "ENGINE = MergeTree" in ddl[EMBEDDINGS_TABLE] and "ENGINE = MergeTree" in ddl["face_negatives"]

@@ -4,8 +4,6 @@ tests/integration/test_hotlist_store_clickhouse.py), its DDL and its erasure wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,28 +22,14 @@ from events.hotlists import (
 from events.ports import StoreError
 from events.store.chdb_store import ChdbStore
 from events.store.hotlists_sql import ENTRIES_TABLE, TABLES, HotlistSqlStore
-from events.store.runner import SqlBuilder
-from events.store.sql import ServerFeatures, SqlValue, sql_literal
-from tests.hotlist_store_contract import HotlistStoreContract, entry, fixed, hotlist, rows, seed
+from tests.hotlist_store_contract import HotlistStoreContract, entry, hotlist, seed
+from tests.store_fixtures import SpyRunner, chdb_fixture, fixed, record_store_fixture, rows
 
 DATABASE = "hotlists_unit"
 
 
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChdbStore]:
-    store = ChdbStore(Path(tmp_path_factory.mktemp("hotlist_store")) / "chdb", database=DATABASE)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def hotlists(runner: ChdbStore) -> HotlistSqlStore:
-    store = HotlistSqlStore(runner)
-    store.ensure_schema()
-    store.ensure_schema()  # idempotent
-    for table in TABLES:
-        runner.command(fixed(f"TRUNCATE TABLE {DATABASE}.{table}"))
-    return store
+runner = chdb_fixture(DATABASE)
+hotlists = record_store_fixture(HotlistSqlStore, empty=True)
 
 
 class TestHotlistStoreOnChdb(HotlistStoreContract):
@@ -123,39 +107,6 @@ def test_validate_pattern_limits_are_arguments() -> None:
 
 
 # --- the store on chDB -------------------------------------------------------------------------
-
-
-class SpyRunner:
-    """A `SqlRunner` over another that keeps every statement (as chDB would run it) and can pretend
-    that mutations never finish."""
-
-    def __init__(self, inner: ChdbStore, *, stuck_mutations: bool = False) -> None:
-        self.inner = inner
-        self.statements: list[str] = []
-        self.stuck_mutations = stuck_mutations
-
-    @property
-    def database(self) -> str:
-        return self.inner.database
-
-    @property
-    def features(self) -> ServerFeatures:
-        return self.inner.features
-
-    def select(self, build: SqlBuilder) -> list[tuple[Any, ...]]:
-        text = build(sql_literal)
-        self.statements.append(text)
-        if self.stuck_mutations and "system.mutations" in text:
-            return [(1,)]
-        return self.inner.select(build)
-
-    def command(self, build: SqlBuilder) -> None:
-        self.statements.append(build(sql_literal))
-        self.inner.command(build)
-
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[SqlValue]]) -> None:
-        self.statements.append(f"INSERT INTO {table} ({len(rows)} rows)")
-        self.inner.insert_rows(table, columns, rows)
 
 
 def test_it_is_a_hotlist_store(hotlists: HotlistSqlStore) -> None:

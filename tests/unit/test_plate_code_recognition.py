@@ -7,14 +7,12 @@ from __future__ import annotations
 import pytest
 import supervision as sv
 
-from detectors.base import FrameBGR, ModelInfo
-from events.schema import Event, Severity
+from detectors.base import FrameBGR
+from events.schema import Severity
 from pipelines.analytics.code_read import CodeReadConfig
 from pipelines.analytics.plate_match import PlateMatchConfig
 from pipelines.analytics.plate_read import PlateReadConfig
 from pipelines.analytics.spec import RuleBase
-from pipelines.config import CameraConfig, TrackerConfig
-from pipelines.emit import EmitContext
 from pipelines.recognition.hotlist import HotlistEntry
 from pipelines.recognition.hotlist_book import HotlistBook, ListInfo
 from pipelines.recognition.readers import ReaderRuntime
@@ -23,24 +21,12 @@ from tests.code_render import code_scenes, code_symbol, place_code
 from tests.face_video import load
 from tests.plate_render import background, plate_scene, plate_specs
 from tests.unit.detector_assets import MEDIA_DIR
+from tests.unit.publishers import Collect
+from tests.unit.recognition_helpers import camera_worker
 
 PLATES = 20
 WHOLE = [(0.0, 0.0, 1.0, 1.0)]
 T0_MS = 1_700_000_000_000
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self, timeout_s: float = 30.0) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
 
 
 @pytest.fixture(scope="module")
@@ -49,20 +35,12 @@ def runtime() -> ReaderRuntime:
 
 
 def worker(runtime: ReaderRuntime, rules: list[RuleBase], out: Collect) -> CameraWorker:
-    camera = CameraConfig.model_validate(
-        {"id": "gate", "uri": "gate.avi", "rules": [r.model_dump() for r in rules]}
-    )
-    ctx = EmitContext("gate", "site", "w1", ModelInfo("m", "1"), {r.id: r for r in camera.rules})
-    return CameraWorker(camera, ctx, TrackerConfig(), out, None, recognizers=runtime.factories())
+    return camera_worker("gate", rules, out, runtime.factories())
 
 
 def feed(w: CameraWorker, frames: list[tuple[int, FrameBGR]]) -> None:
     for ts_ms, frame in frames:
         w.analyse(frame, sv.Detections.empty(), T0_MS + ts_ms, ts_ms)
-
-
-def of_type(events: list[Event], kind: str) -> list[Event]:
-    return [e for e in events if e.type == kind]
 
 
 def test_rendered_plates_are_read_once_each_and_only_hotlisted_ones_match(runtime: ReaderRuntime) -> None:
@@ -87,13 +65,13 @@ def test_rendered_plates_are_read_once_each_and_only_hotlisted_ones_match(runtim
     for i, spec in enumerate(specs):  # each plate in view for 3 frames, then gone for 6 s
         frames += [(i * 7_000 + k * 500, plate_scene(spec, i, seed=k).image) for k in range(3)]
     feed(w, frames)
-    reads = of_type(out.events, "plate_read")
+    reads = out.of_type("plate_read")
     read_texts = [e.attributes.model_dump()["plate"] for e in reads]
     assert len(read_texts) == len(set(read_texts)), "a plate was reported twice"
     exact = sum(t in read_texts for t in texts)
     assert exact >= 0.95 * len(texts), sorted(set(texts) - set(read_texts))
     assert not set(read_texts) - set(texts), "a read that is no rendered plate"
-    matches = of_type(out.events, "plate_match")
+    matches = out.of_type("plate_match")
     got = {
         (e.rule_id, e.attributes.model_dump()["plate"], e.attributes.model_dump()["entry_id"])
         for e in matches
@@ -136,7 +114,7 @@ def test_codes_are_read_once_per_appearance_and_hostile_payloads_are_sanitised(
     place_code(hostile_frame, code_symbol("QRCode", hostile.encode(), 2), (384.0, 288.0), 0.0)
     frames += [(len(scenes) * 40_000 + k * 400, hostile_frame) for k in range(3)]
     feed(w, frames)
-    codes = of_type(out.events, "code_read")
+    codes = out.of_type("code_read")
     seen = [(e.attributes.model_dump()["format"], e.attributes.model_dump()["payload"]) for e in codes[:-1]]
     assert seen == [(s.format, s.payload) for s in scenes]  # each appearance exactly once, in order
     last = codes[-1].attributes.model_dump()

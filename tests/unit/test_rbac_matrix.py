@@ -49,7 +49,8 @@ from tests.unit.api_fakes import (
 from tests.unit.auth_fakes import CLI, make_rig
 from tests.unit.face_fakes import ColourEncoder, ExactSearcher, MemoryFaceStore, RecordingGallery
 from tests.unit.hotlist_fakes import MemoryHotlistStore, RecordingHotlists
-from tests.unit.test_sensors_api import MemoryReadings, RecordingPublisher
+from tests.unit.publishers import Collect
+from tests.unit.test_sensors_api import MemoryReadings
 
 #: Routes anybody may call: probes, the console page and its assets, the OpenAPI document, sign-in.
 PUBLIC = {
@@ -153,9 +154,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     sensor_registry = SensorRegistry(FileCameraRegistry(tmp / "sensors.json"))
     sensor_registry.put(SensorSpec.model_validate(SENSOR))
     readings = MemoryReadings()
-    hub = EmbeddedSensorHub(
-        SensorHub(sensor_registry, RecordingPublisher(), SensorHubConfig(), "w"), readings
-    )
+    hub = EmbeddedSensorHub(SensorHub(sensor_registry, Collect(), SensorHubConfig(), "w"), readings)
     hub.start()
     faces = MemoryFaceStore()
     app = create_app(

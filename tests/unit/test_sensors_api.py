@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.sensor_services import SensorService
 from events.registry.file_registry import FileCameraRegistry
-from events.schema import Event
 from events.sensors import ReadingLimits, ReadingQuery, SensorReading, SensorRegistry, SensorSpec
 from pipelines.sensors.config import SensorHubConfig
 from pipelines.sensors.hub import EmbeddedSensorHub, SensorHub
 from tests.unit.api_fakes import FakeAuthenticator, FakeEventStore, ListAuditSink, bearer
+from tests.unit.publishers import Collect
 
 NOW_MS = 1_795_000_000_000
 GAS = {
@@ -50,26 +50,12 @@ class MemoryReadings:
         return sorted(hits, key=lambda r: -r.ts_ms)[: q.limit]
 
 
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self, timeout_s: float = 30.0) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 class Env:
     def __init__(self, tmp_path: Path, limits: ReadingLimits) -> None:
         self.registry = SensorRegistry(FileCameraRegistry(tmp_path / "sensors.json"))
         self.registry.put(SensorSpec.model_validate(GAS))
         self.readings = MemoryReadings()
-        self.published = RecordingPublisher()
+        self.published = Collect()
         config = SensorHubConfig(ingest=limits)
         self.hub = EmbeddedSensorHub(SensorHub(self.registry, self.published, config, "w"), self.readings)
         self.hub.start()

@@ -15,23 +15,10 @@ from events.sensors import SensorReading, SensorRecord, SensorSpec
 from pipelines.sensors.config import FusionConfig, SensorHubConfig
 from pipelines.sensors.hub import SensorHub
 from pipelines.sensors.kinds import raised
+from tests.unit.publishers import Collect
 
 T0_MS = 1_795_000_000_000
 SNAP = Snapshot(uri="snapshots/dock/1.jpg", sha256="ab" * 32)
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-    def flush(self, timeout_s: float = 30.0) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Lookup:
@@ -70,8 +57,8 @@ def finding(
     )  # fmt: skip
 
 
-def make_hub(record: SensorRecord | None = None, **fusion: Any) -> tuple[SensorHub, RecordingPublisher]:
-    publisher = RecordingPublisher()
+def make_hub(record: SensorRecord | None = None, **fusion: Any) -> tuple[SensorHub, Collect]:
+    publisher = Collect()
     config = SensorHubConfig(fusion=FusionConfig(window_s=30, late_s=10, **fusion))
     rec = record or gas_sensor()
     return SensorHub(Lookup({rec.sensor_id: rec}), publisher, config, "w-hub"), publisher
