@@ -22,7 +22,7 @@ from anfang.change_wiring import change_publisher, close_all, ensure_compacted_t
 from anfang.settings import Settings
 from api.face_services import EncodedFace
 from events.audit import AuditRecord, AuditSink
-from events.faces import GalleryPublisher, IdentityChange, WatchlistChange, gallery_from_store
+from events.faces import GalleryPublisher, WatchlistChange, erasure_changes, gallery_from_store
 from events.ports import EventStore
 from events.store.faces_sql import FaceSqlStore
 from pipelines.recognition.faces import FaceRuntime
@@ -122,10 +122,12 @@ def face_api_kwargs(
 
 def sweep_expired(store: FaceSqlStore, publisher: GalleryPublisher, audit: AuditSink, now_ms: int) -> int:
     """Erases what expired; each erasure is published to the workers and audited. Returns how many."""
+    negatives = store.list_negatives()  # before they go: their removal is published too
     erased = store.expire(now_ms)
     for kind, item_id in erased:
         if kind == "identity":
-            publisher.publish(IdentityChange(identity_id=item_id, removed=True))
+            for change in erasure_changes(item_id, "", [n for n in negatives if n.identity_id == item_id]):
+                publisher.publish(change)
         else:
             publisher.publish(WatchlistChange(watchlist_id=item_id, watchlist=None))
         audit.append(

@@ -34,6 +34,7 @@ from events.faces import (
     NegativeChange,
     Watchlist,
     WatchlistChange,
+    erasure_changes,
     new_id,
 )
 from events.ports import BusError, EventStore
@@ -218,9 +219,12 @@ def delete_watchlist(backend: FaceBackend, watchlist_id: str) -> Erasure:
     store, _ = backend.face_store(), backend.publisher()
     get_watchlist(backend, watchlist_id)
     identities = store.list_identities(watchlist_id)
+    negatives = store.list_negatives()
     erasure = store.erase_watchlist(watchlist_id)
     for identity in identities:
-        backend.publish(_removed(identity))
+        mine = [n for n in negatives if n.identity_id == identity.identity_id]
+        for change in erasure_changes(identity.identity_id, watchlist_id, mine):
+            backend.publish(change)
     backend.publish(WatchlistChange(watchlist_id=watchlist_id, watchlist=None))
     return erasure
 
@@ -260,13 +264,11 @@ def erase_identity(backend: FaceBackend, watchlist_id: str, identity_id: str) ->
     """Deletes the identity, its faces, images and negatives for good; workers drop it from their gallery."""
     store, _ = backend.face_store(), backend.publisher()
     identity = get_identity(backend, watchlist_id, identity_id)
+    negatives = store.list_negatives(identity_id)
     erasure = store.erase_identity(identity_id)
-    backend.publish(_removed(identity))
+    for change in erasure_changes(identity_id, identity.watchlist_id, negatives):
+        backend.publish(change)
     return erasure
-
-
-def _removed(identity: Identity) -> IdentityChange:
-    return IdentityChange(identity_id=identity.identity_id, watchlist_id=identity.watchlist_id, removed=True)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from events.records import Record, Versioned
 from events.schema import Severity
@@ -159,8 +159,25 @@ class IdentityChange(Record):
 
 
 class NegativeChange(Record):
+    """A "not this person" negative; `negative` None = removed with its identity (its vector leaves the
+    compacted topic too)."""
+
     kind: Literal["negative"] = "negative"
-    negative: FaceNegative
+    negative_id: _ID = ""
+    negative: FaceNegative | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_from_negative(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("negative_id"):
+            negative = data.get("negative")
+            found = (
+                negative.negative_id
+                if isinstance(negative, FaceNegative)
+                else (negative or {}).get("negative_id")
+            )
+            data = {**data, "negative_id": found}
+        return data
 
 
 GalleryChange = Annotated[WatchlistChange | IdentityChange | NegativeChange, Field(discriminator="kind")]
@@ -179,7 +196,19 @@ def change_key(change: WatchlistChange | IdentityChange | NegativeChange) -> str
         return f"watchlist:{change.watchlist_id}"
     if isinstance(change, IdentityChange):
         return f"identity:{change.identity_id}"
-    return f"negative:{change.negative.negative_id}"
+    return f"negative:{change.negative_id}"
+
+
+def erasure_changes(
+    identity_id: str, watchlist_id: str, negatives: list[FaceNegative]
+) -> list[WatchlistChange | IdentityChange | NegativeChange]:
+    """What workers (and the compacted topic) get when an identity is erased: its removal, and the
+    removal of each of its negatives."""
+    changes: list[WatchlistChange | IdentityChange | NegativeChange] = [
+        IdentityChange(identity_id=identity_id, watchlist_id=watchlist_id, removed=True)
+    ]
+    changes += [NegativeChange(negative_id=n.negative_id, negative=None) for n in negatives]
+    return changes
 
 
 def identity_change(identity: Identity, embeddings: list[FaceEmbedding]) -> IdentityChange:

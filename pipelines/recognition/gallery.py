@@ -100,6 +100,9 @@ class FaceGallery:
 
     def _apply_negative(self, change: NegativeChange) -> None:
         n = change.negative
+        if n is None:  # removed with its identity, whose removal took it out of the index already
+            self._negatives.pop(change.negative_id, None)
+            return
         if n.negative_id in self._negatives or n.identity_id not in self._identities:
             return  # replayed, or about an identity erased since
         self._index.add_negative(n.identity_id, normalise(n.vector))

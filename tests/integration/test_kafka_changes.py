@@ -11,7 +11,15 @@ import pytest
 
 from events.bus.kafka_bus import ensure_topics
 from events.bus.kafka_changes import KafkaGalleryPublisher, KafkaGalleryReader
-from events.faces import FaceNegative, IdentityChange, NegativeChange, Watchlist, WatchlistChange
+from events.faces import (
+    FaceNegative,
+    IdentityChange,
+    NegativeChange,
+    Watchlist,
+    WatchlistChange,
+    change_key,
+    erasure_changes,
+)
 from pipelines.recognition.face_index import normalise
 from pipelines.recognition.gallery import FaceGallery
 from tests.integration.conftest import LocalServers
@@ -65,9 +73,18 @@ def test_changes_reach_running_and_new_workers_and_erasure_removes(local_servers
         finally:
             late.close()
 
-        publisher.publish(IdentityChange(identity_id="id_1", removed=True))
+        for change in erasure_changes("id_1", "wl_1", [negative]):  # what the API sends on erasure
+            publisher.publish(change)
         assert wait_for(lambda: running.identity("id_1") is None and running.candidates(vector) == [])
         assert running.blocked_for("cam", 3) == frozenset()
+        latest: dict[str, object] = {}  # the latest record per key: what compaction keeps
+        after = KafkaGalleryReader(bootstrap, lambda c: latest.__setitem__(change_key(c), c), topic)
+        after.close()
+        gone = [latest["identity:id_1"], latest["negative:neg_1"]]
+        assert gone == [
+            IdentityChange(identity_id="id_1", watchlist_id="wl_1", removed=True),
+            NegativeChange(negative_id="neg_1", negative=None),
+        ]  # no vector of the erased identity, nor of its negative, is the latest of any key
     finally:
         reader.close()
         publisher.close()

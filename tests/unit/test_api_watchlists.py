@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.config import ApiConfig
-from events.faces import IdentityChange, WatchlistChange
+from events.faces import FaceNegative, IdentityChange, NegativeChange, WatchlistChange
 from tests.unit.api_fakes import ListAuditSink, bearer, signed_in_client
 from tests.unit.face_fakes import ColourEncoder, ExactSearcher, MemoryFaceStore, RecordingGallery, face_png
 
@@ -307,3 +307,18 @@ def test_an_expired_watchlist_takes_no_enrolment(rig: Rig) -> None:
     r = rig.enrol(wid, face_png(1))
     assert r.status_code == 409 and "expired" in r.json()["detail"]
     assert rig.store.identities == {}
+
+
+@pytest.mark.parametrize("erase", ["identity", "watchlist"])
+def test_erasure_takes_the_identitys_negatives_off_the_workers_and_the_topic(rig: Rig, erase: str) -> None:
+    wid = rig.watchlist()
+    iid = rig.enrol(wid, face_png(1)).json()["id"]
+    negative = FaceNegative(
+        negative_id="neg_9", identity_id=iid, watchlist_id=wid, vector=[0.0] * 127 + [1.0], created_ts_ms=0
+    )
+    rig.store.add_negative(negative)
+    url = f"/v1/watchlists/{wid}" + (f"/identities/{iid}" if erase == "identity" else "")
+    r = rig.client.delete(url, params={"purpose": PURPOSE})
+    assert r.status_code == 200 and r.json()["negatives"] == 1
+    assert NegativeChange(negative_id="neg_9", negative=None) in rig.gallery.changes
+    assert IdentityChange(identity_id=iid, watchlist_id=wid, removed=True) in rig.gallery.changes
