@@ -46,7 +46,9 @@ class FaceIndexConfig(BaseModel):
 
     exact_max_size: int = Field(default=20_000, ge=0, description="live rows up to which search is exact")
     hnsw_m: int = Field(default=32, ge=4, description="HNSW graph degree")
-    hnsw_ef_construction: int = Field(default=40, ge=8)
+    hnsw_ef_construction: int = Field(
+        default=160, ge=8, description="HNSW build beam (recall vs build time: 1M rows in ~15 min on 2 cores)"
+    )
     hnsw_ef_search: int = Field(default=128, ge=1, description="HNSW search beam (recall vs latency)")
     negative_radius: float = Field(
         default=0.15, ge=0.0, description="distance to a negative that blocks (near-identical faces only)"
