@@ -43,6 +43,8 @@ class SnapshotWriter:
         self._data_dir = data_dir
         self._config = config
         self._face_finder = face_finder
+        # the last frame searched and its faces (holding the frame keeps `is` from matching a newer one)
+        self._last_faces: tuple[FrameBGR, list[XYXY_PX]] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -85,7 +87,7 @@ class SnapshotWriter:
         """A copy of the frame with faces (and, by policy, people) blurred except the revealed face."""
         boxes: list[tuple[float, float, float, float]] = []
         if privacy.blur_faces:
-            found = list(face_hints) + (self._face_finder(frame_bgr) if self._face_finder is not None else [])
+            found = list(face_hints) + self._faces_of(frame_bgr)
             boxes += [tuple(map(float, b)) for b in found if not _same_face(b, reveal_xyxy)]  # type: ignore[misc]
         if privacy.blur_persons:
             boxes += [b for b in person_boxes if reveal_xyxy is None or not _contains(b, reveal_xyxy)]
@@ -93,6 +95,16 @@ class SnapshotWriter:
         for box in boxes:
             blur_region(image, box)
         return image
+
+    def _faces_of(self, frame_bgr: FrameBGR) -> list[XYXY_PX]:
+        """The face finder's faces on the frame, found once for all the events of one frame."""
+        if self._face_finder is None:
+            return []
+        if self._last_faces is not None and self._last_faces[0] is frame_bgr:
+            return self._last_faces[1]
+        faces = self._face_finder(frame_bgr)
+        self._last_faces = (frame_bgr, faces)
+        return faces
 
     def _write_jpeg(self, rel: Path, image: FrameBGR, event_id: uuid.UUID) -> bytes:
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._config.jpeg_quality])

@@ -110,3 +110,28 @@ def test_no_policy_blurs_nothing(
     frame, _ = two_faces
     uri, _ = write(runtime, tmp_path, frame, PrivacyConfig(blur_faces=False), None)
     assert len(runtime.find_faces(load(tmp_path / uri))) == 2
+
+
+def test_faces_are_searched_once_per_frame_not_once_per_event(
+    runtime: FaceRuntime, two_faces: tuple[FrameBGR, list[tuple[int, int, int, int]]], tmp_path: Path
+) -> None:
+    frame, _ = two_faces
+    calls: list[int] = []
+
+    def finder(image: FrameBGR) -> list[tuple[int, int, int, int]]:
+        calls.append(id(image))
+        return runtime.find_faces(image)
+
+    writer = SnapshotWriter(tmp_path, SnapshotConfig(max_width_px=2000), face_finder=finder)
+    kwargs = {
+        "camera_id": "cam",
+        "ts_ms": 1,
+        "xyxy": (0.0, 0.0, 1.0, 1.0),
+        "caption": "c",
+        "privacy": PrivacyConfig(),
+    }
+    uris = [writer.write(frame, event_id=uuid.uuid4(), **kwargs).uri for _ in range(3)]  # type: ignore[arg-type]
+    assert len(calls) == 1
+    assert all(runtime.find_faces(load(tmp_path / uri)) == [] for uri in uris)  # each blurred all the same
+    writer.write(frame.copy(), event_id=uuid.uuid4(), **kwargs)  # type: ignore[arg-type]
+    assert len(calls) == 2  # another frame (even with the same pixels) is searched again
