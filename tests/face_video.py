@@ -127,3 +127,13 @@ def load(path: Path) -> FrameBGR:
     image = cv2.imread(str(path))
     assert image is not None, f"cannot read {path}"
     return np.asarray(image, np.uint8)
+
+
+def write_video(frames: list[FrameBGR], path: Path) -> Path:
+    """The frames as an MJPEG AVI at FPS (for runs through the real GStreamer source)."""
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
