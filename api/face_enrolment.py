@@ -162,7 +162,7 @@ def _decode_all(
 
 def _enrolled_shas(backend: FaceBackend, watchlist_id: str) -> set[str]:
     """SHA-256 of every image enrolled in the watchlist (no image read)."""
-    return {e.image_sha256 for e in backend.face_store().list_embeddings() if e.watchlist_id == watchlist_id}
+    return backend.face_store().image_shas(watchlist_id)
 
 
 def _embeddings(identity: Identity, prepared: list[PreparedFace], now_ms: int) -> list[FaceEmbedding]:

@@ -186,6 +186,9 @@ class FaceStoreContract:
         assert [e.embedding_id for e in faces.list_embeddings("id_ann")] == ["em_ann1", "em_ann2"]
         assert [n.negative_id for n in faces.list_negatives()] == ["ng_ann1", "ng_cyd1"]
         assert faces.list_identities("wl_0") == [] and faces.list_negatives("id_bob") == []
+        assert faces.image_shas("wl_a") == {hashlib.sha256(IMAGE).hexdigest()}
+        assert faces.image_shas("wl_b") == {hashlib.sha256(b"").hexdigest()}
+        assert faces.image_shas("wl_0") == set()
 
     def test_erasing_an_identity_removes_its_rows_from_every_table(
         self, faces: FaceSqlStore, runner: SqlRunner

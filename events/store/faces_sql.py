@@ -137,6 +137,13 @@ class FaceSqlStore(RecordSqlStore):
         found = self._faces(FaceEmbedding, EMBEDDINGS_TABLE, EMBEDDING_COLUMNS, "embedding_id", embedding_id)
         return found[0] if found else None
 
+    def image_shas(self, watchlist_id: str) -> set[str]:
+        def build(bind: Binder) -> str:
+            table = f"{self._db}.{EMBEDDINGS_TABLE}"
+            return f"SELECT DISTINCT image_sha256 FROM {table} WHERE watchlist_id = {bind(watchlist_id)}"
+
+        return {str(row[0]) for row in self._runner.select(build)}
+
     def add_negative(self, record: FaceNegative) -> None:
         self._insert(NEGATIVES_TABLE, NEGATIVE_COLUMNS, [record])
 

@@ -63,6 +63,9 @@ class MemoryFaceStore(FailingMethods):
         self._check("add_embeddings")
         self.embeddings.update((e.embedding_id, e) for e in records)
 
+    def image_shas(self, watchlist_id: str) -> set[str]:
+        return {e.image_sha256 for e in self.embeddings.values() if e.watchlist_id == watchlist_id}
+
     def list_embeddings(
         self, identity_id: str | None = None, *, with_images: bool = False
     ) -> list[FaceEmbedding]:
