@@ -105,14 +105,5 @@ def join_rows(lines: list[TextLine]) -> list[TextLine]:
     return rows
 
 
-def iou(a: XYXY, b: XYXY) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def shift(xyxy: XYXY, dx: int, dy: int) -> XYXY:
     return xyxy[0] + dx, xyxy[1] + dy, xyxy[2] + dx, xyxy[3] + dy

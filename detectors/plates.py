@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detectors.base import DetectorError, FrameBGR
+from detectors.base import DetectorError, FrameBGR, box_iou
 from detectors.plate_format import (
     PROVINCES,
     PlateColour,
@@ -44,7 +44,7 @@ from detectors.plate_format import (
     normalise_plate,
     parse_plate,
 )
-from detectors.plate_lines import XYXY, TextLine, iou, join, join_rows, plate_colour, row_below, shift
+from detectors.plate_lines import XYXY, TextLine, join, join_rows, plate_colour, row_below, shift
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class PlateReader:
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
         for r in reads:  # one read per place: the most confident
-            if all(iou(r.xyxy, k.xyxy) < 0.3 for k in kept):
+            if all(box_iou(r.xyxy, k.xyxy) < 0.3 for k in kept):
                 kept.append(r)
         return [
             PlateRead(r.text, r.raw_text, r.format, r.colour, r.confidence, shift(r.xyxy, x0, y0), r.fixes)

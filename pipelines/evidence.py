@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.base import FrameBGR
+from detectors.base import FrameBGR, box_iou
 from events.schema import Snapshot
 from pipelines.config import PrivacyConfig, SnapshotConfig
 
@@ -151,16 +151,8 @@ def blur_region(image: FrameBGR, xyxy: tuple[float, float, float, float], pad: f
     image[b:d, a:c] = cv2.GaussianBlur(coarse, (k, k), 0)
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _same_face(box: Sequence[float], reveal: XYXY_PX | None) -> bool:
-    return reveal is not None and _iou(box, reveal) >= _REVEAL_IOU
+    return reveal is not None and box_iou(box, reveal) >= _REVEAL_IOU
 
 
 def _contains(outer: Sequence[float], inner: Sequence[float]) -> bool:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.base import FrameBGR
+from detectors.base import FrameBGR, box_iou
 from detectors.faces import FaceBox, FaceModel, FaceModelConfig
 from events.faces import Watchlist
 from pipelines.recognition.face_index import FaceIndexConfig
@@ -250,7 +250,7 @@ def _one_owner_per_face(found: list[_FoundFor]) -> list[_FoundFor]:
     centred nearest to it (relative to box width): one face never votes for two tracks."""
     kept: list[_FoundFor] = []
     for item in sorted(found, key=_off_centre):
-        if all(_iou(item[3].face_xyxy, other[3].face_xyxy) < 0.3 for other in kept):
+        if all(box_iou(item[3].face_xyxy, other[3].face_xyxy) < 0.3 for other in kept):
             kept.append(item)
     return kept
 
@@ -259,14 +259,6 @@ def _off_centre(item: _FoundFor) -> float:
     person, face = item[2], item[3].face_xyxy
     width = max(1.0, person[2] - person[0])
     return abs((face[0] + face[2]) / 2 - (person[0] + person[2]) / 2) / width
-
-
-def _iou(a: XYXY, b: XYXY) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _to_frame(box: FaceBox, origin: tuple[int, int], scale: float) -> XYXY:

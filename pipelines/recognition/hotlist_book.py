@@ -27,7 +27,6 @@ class HotlistBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lists: dict[str, tuple[list[Hotlist], ListInfo]] = {}
-        self.version = 0
 
     def put(
         self,
@@ -41,7 +40,6 @@ class HotlistBook:
         compiled = [Hotlist(info.hotlist_id, entries, max_distance), Hotlist(info.hotlist_id, list(exact), 0)]
         with self._lock:
             self._lists[info.hotlist_id] = (compiled, info)
-            self.version += 1
 
     def apply(self, change: HotlistChange) -> None:
         """A hotlist change as published by the API (the whole list, or its removal)."""
@@ -61,7 +59,6 @@ class HotlistBook:
     def remove(self, hotlist_id: str) -> None:
         with self._lock:
             self._lists.pop(hotlist_id, None)
-            self.version += 1
 
     def __len__(self) -> int:
         with self._lock:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.base import FrameBGR
+from detectors.base import FrameBGR, box_iou
 from detectors.plates import PlateRead, PlateReader, PlateReaderConfig
 from pipelines.recognition.hotlist import HotlistMatch, levenshtein
 from pipelines.recognition.hotlist_book import HotlistBook, ListInfo
@@ -166,7 +166,9 @@ class PlateRecognizer:
             if tid < REGION_EPISODE_BASE or now - votes.last_seen_ms > self._config.episode_gap_ms:
                 continue
             leader = votes.leader()[0]
-            if levenshtein(read.text, leader, 1) <= 1 or _iou(read.xyxy, votes.last_xyxy) > 0.3:
+            if levenshtein(read.text, leader, 1) <= 1 or (
+                votes.last_xyxy is not None and box_iou(read.xyxy, votes.last_xyxy) > 0.3
+            ):
                 break
         else:
             tid = next(self._episode_ids)
@@ -204,13 +206,3 @@ class PlateRecognizer:
         horizon = max(self._config.episode_gap_ms, 10_000)
         for tid in [t for t, v in self._tracks.items() if now - v.last_seen_ms > horizon]:
             del self._tracks[tid]
-
-
-def _iou(a: XYXY, b: XYXY | None) -> float:
-    if b is None:
-        return 0.0
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0

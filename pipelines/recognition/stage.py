@@ -54,8 +54,6 @@ class Recognitions:
         return [r for r in self.results if isinstance(r, kind)]
 
 
-NO_RECOGNITIONS = Recognitions()
-
 #: Builds a camera's recogniser from the camera's rules (`camera_id`, the rules asking for it).
 RecognizerFactory = Callable[[str, Sequence[object]], Recognizer]
 

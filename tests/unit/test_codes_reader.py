@@ -9,9 +9,8 @@ import pydantic
 import pytest
 import zxingcpp
 
-from detectors.base import DetectorError
+from detectors.base import DetectorError, box_iou
 from detectors.codes import REPLACEMENT, CodeReader, CodeReaderConfig, sanitise_payload
-from detectors.plate_lines import iou
 from tests.code_render import code_scenes, code_symbol, multi_code_scene, place_code
 from tests.plate_render import background
 
@@ -29,7 +28,7 @@ def test_every_composited_code_read_exactly_once(reader: CodeReader) -> None:
         assert [(r.format, r.text) for r in reads] == [(scene.format, scene.payload)], scene.xyxy
         assert reads[0].truncated is False
         assert reads[0].payload_bytes == len(scene.payload.encode())
-        assert iou(reads[0].xyxy, scene.xyxy) > 0.0 or _inside(reads[0].xyxy, scene.xyxy)
+        assert box_iou(reads[0].xyxy, scene.xyxy) > 0.0 or _inside(reads[0].xyxy, scene.xyxy)
 
 
 def _inside(inner: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detectors.base import Detector, FrameBGR
+from detectors.base import Detector, FrameBGR, box_iou
 from events.faces import FaceNegative, IdentityChange, NegativeChange, Watchlist, WatchlistChange
 from pipelines.analytics.face_match import FaceMatchConfig
 from pipelines.analytics.face_unknown import FaceUnknownConfig
@@ -122,7 +122,7 @@ def test_enrolled_face_on_a_walking_track_matches_once_and_only_it_is_unblurred(
     snapshot = load(scene.data_dir / event.snapshot.uri)
     reveal = attrs["face_xyxy"]
     for box in scene.runtime.find_faces(snapshot):
-        assert iou(box, reveal) >= 0.3, f"an unblurred face other than the matched one: {box}"
+        assert box_iou(box, reveal) >= 0.3, f"an unblurred face other than the matched one: {box}"
 
 
 def test_a_face_on_no_list_never_matches_and_is_reported_unknown_once(scene: Scene) -> None:
@@ -171,11 +171,3 @@ def test_not_this_person_stops_the_track_and_near_identical_faces_but_not_the_tr
     # the true person (the enrolment photo) still matches
     [nearest] = scene.runtime.gallery.candidates(np.asarray(messi_vector, np.float32), k=1)
     assert nearest.identity_id == "id_messi" and nearest.distance < 0.01
-
-
-def iou(a: tuple[int, ...] | list[int], b: tuple[int, ...] | list[int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union else 0.0

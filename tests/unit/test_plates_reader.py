@@ -11,9 +11,9 @@ import numpy as np
 import pydantic
 import pytest
 
-from detectors.base import DetectorError, FrameBGR
+from detectors.base import DetectorError, FrameBGR, box_iou
 from detectors.plate_format import FORMAT_NAMES, PLATE_COLOURS, PlateColour
-from detectors.plate_lines import iou, plate_colour
+from detectors.plate_lines import plate_colour
 from detectors.plates import PlateReader, PlateReaderConfig
 from tests.plate_render import PlateScene, PlateSpec, background, plate_scene, plate_scenes, render_plate
 
@@ -47,7 +47,7 @@ def test_rendered_set_reads_exactly(reader: PlateReader, scenes: list[PlateScene
             exact += 1
             read = reads[0]
             assert read.format == scene.spec.format
-            assert iou(read.xyxy, scene.xyxy) > 0.3, (read.xyxy, scene.xyxy)
+            assert box_iou(read.xyxy, scene.xyxy) > 0.3, (read.xyxy, scene.xyxy)
             assert 0.0 < read.confidence <= 1.0
             colours += read.colour == scene.spec.colour
         else:
@@ -82,7 +82,7 @@ def test_region_of_interest(reader: PlateReader, scenes: list[PlateScene]) -> No
     reads = reader.read(scene.image, roi)
     assert [r.text for r in reads] == [scene.spec.text]
     # boxes come back in the full image's pixels
-    assert iou(reads[0].xyxy, scene.xyxy) > 0.3
+    assert box_iou(reads[0].xyxy, scene.xyxy) > 0.3
     # a region beside the plate holds none
     assert reader.read(scene.image, (0, 0, max(8, x1 - 5), max(8, y1 - 5))) == []
     # degenerate and outside regions read nothing
