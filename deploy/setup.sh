@@ -198,6 +198,28 @@ requirements_digest() {
   } | sha256sum | cut -d' ' -f1
 }
 
+# Free GiB on the filesystem holding $1.
+free_gib() {
+  df -Pk "$1" | awk 'NR == 2 { printf "%d", $4 / 1048576 }'
+}
+
+# A fresh .venv is about 8 GiB (torch's CUDA wheels from PyPI are most of it: PyPI has no CPU-only torch)
+# and pip holds the downloaded wheels (about 3 GiB) in $TMPDIR until it has installed them. Refuses to
+# start below ANFANG_SETUP_MIN_FREE_GIB (the venv alone would not fit) rather than fail half-way through
+# pip with "No space left on device"; warns below ANFANG_SETUP_WARN_FREE_GIB.
+check_free_space() {
+  local min_gib="${ANFANG_SETUP_MIN_FREE_GIB:-9}" warn_gib="${ANFANG_SETUP_WARN_FREE_GIB:-12}" venv_gib tmp_gib
+  is_uint "$min_gib" || fail "ANFANG_SETUP_MIN_FREE_GIB must be a non-negative integer, got '$min_gib'"
+  is_uint "$warn_gib" || fail "ANFANG_SETUP_WARN_FREE_GIB must be a non-negative integer, got '$warn_gib'"
+  venv_gib="$(free_gib "$VENV")"
+  tmp_gib="$(free_gib "${TMPDIR:-/tmp}")"
+  ((venv_gib >= min_gib)) ||
+    fail "only ${venv_gib} GiB free for $VENV; the Python dependencies need about 8 GiB there plus 3 GiB of downloads in ${TMPDIR:-/tmp} (free some space, or set ANFANG_SETUP_MIN_FREE_GIB=0 to try anyway)"
+  if ((venv_gib < warn_gib || tmp_gib < 3)); then
+    info "warning: ${venv_gib} GiB free for $VENV, ${tmp_gib} GiB in ${TMPDIR:-/tmp}; pip needs about 8 + 3 GiB"
+  fi
+}
+
 step_pip() {
   step "python dependencies (requirements.lock) and the project (editable)"
   local digest
@@ -206,6 +228,7 @@ step_pip() {
     info "up to date (requirements.lock + pyproject.toml unchanged)"
     return
   fi
+  check_free_space
   info "pip install -r requirements.lock (output: $LOG_DIR/setup-pip.log)"
   run_logged pip "$VENV/bin/python" -m pip install -r requirements.lock "${PIP_EXTRA_REQUIREMENTS[@]}"
   run_logged pip-no-deps "$VENV/bin/python" -m pip install --no-deps "${PIP_NO_DEPS_REQUIREMENTS[@]}"
