@@ -4,6 +4,7 @@ the route)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from pathlib import Path
@@ -97,5 +98,18 @@ def load_original_snapshot(
     if len(content) > max_bytes:
         raise services.SnapshotUnreadableError(
             f"original of event {event_id} is larger than the serving limit of {max_bytes} bytes"
+        )
+    recorded = event.snapshot.original_sha256
+    actual = hashlib.sha256(content).hexdigest()
+    if recorded is not None and actual != recorded:  # events before schema 1.2 recorded none
+        logger.error(
+            "evidence integrity: event %s original has sha256 %s, event records %s",
+            event_id,
+            actual,
+            recorded,
+        )
+        raise services.SnapshotIntegrityError(
+            f"original of event {event_id} fails its integrity check: "
+            f"file sha256 {actual} != recorded {recorded}"
         )
     return content

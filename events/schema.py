@@ -74,6 +74,12 @@ class EventAttributes(BaseModel):
 class Snapshot(_Frozen):
     uri: str = Field(description="where the evidence JPEG lives, relative to the data folder")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    original_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the unblurred original kept beside it (only where the camera's privacy "
+        "policy keeps originals)",
+    )
 
 
 class ModelRef(_Frozen):

@@ -69,12 +69,20 @@ class SnapshotWriter:
         day = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
         name = Path(camera_id) / day / f"{event_id}.jpg"
         shown = frame_bgr
+        original_sha256: str | None = None
         if privacy is not None and (privacy.blur_faces or privacy.blur_persons):
             shown = self.blurred(frame_bgr, privacy, reveal_xyxy, face_hints, person_boxes)
             if privacy.keep_original:
-                self._write_jpeg(Path("originals") / name, self._render(frame_bgr, xyxy, caption), event_id)
+                original = self._render(frame_bgr, xyxy, caption)
+                original_sha256 = hashlib.sha256(
+                    self._write_jpeg(Path("originals") / name, original, event_id)
+                ).hexdigest()
         data = self._write_jpeg(Path("snapshots") / name, self._render(shown, xyxy, caption), event_id)
-        return Snapshot(uri=(Path("snapshots") / name).as_posix(), sha256=hashlib.sha256(data).hexdigest())
+        return Snapshot(
+            uri=(Path("snapshots") / name).as_posix(),
+            sha256=hashlib.sha256(data).hexdigest(),
+            original_sha256=original_sha256,
+        )
 
     def blurred(
         self,

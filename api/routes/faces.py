@@ -100,6 +100,9 @@ REFUSALS: tuple[type[Exception], ...] = (
     FacesDisabledError,
     GalleryPublishError,
     services.NotFoundError,
+    services.SnapshotIntegrityError,  # an unmasked original that is not the one the event recorded
+    services.SnapshotUnreadableError,
+    services.SnapshotPathError,
 )
 face_action = partial(route_helpers.audit_action, refusals=REFUSALS)
 

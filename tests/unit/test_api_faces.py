@@ -240,14 +240,16 @@ def test_not_this_person_refusals(rig: Rig) -> None:
 # --- unmasking -----------------------------------------------------------------------------------
 
 
-def with_original(rig: Rig, *, keep: bool) -> tuple[Event, bytes]:
+def with_original(rig: Rig, *, keep: bool, recorded: bool = True) -> tuple[Event, bytes]:
     event = make_event(ts_ms=T0_MS, camera_id="cam-a", site_id="north")
     snap = write_snapshot(rig.data_dir, "cam-a", event.event_id, jpeg_bytes(1))
     original = jpeg_bytes(2)
     if keep:
         path = rig.data_dir / snap.uri.replace("snapshots/", "originals/", 1)
-        path.parent.mkdir(parents=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(original)
+        if recorded:
+            snap = snap.model_copy(update={"original_sha256": hashlib.sha256(original).hexdigest()})
     event = event.model_copy(update={"snapshot": snap})
     rig.events.insert([event])
     return event, original
@@ -270,6 +272,18 @@ def test_unmask_serves_the_original_and_audits_it(rig: Rig) -> None:
     assert rig.as_("admin@cam-b").get(url, params={"purpose": PURPOSE}).status_code == 404
     assert rig.client.get(url).status_code == 422
     assert (rig.audit.records[-1].action, rig.audit.records[-1].outcome) == ("snapshot.unmask", "denied")
+
+
+def test_a_swapped_original_is_refused_and_one_without_a_recorded_hash_is_served(rig: Rig) -> None:
+    event, original = with_original(rig, keep=True)
+    path = rig.data_dir / event.snapshot.uri.replace("snapshots/", "originals/", 1)  # type: ignore[union-attr]
+    path.write_bytes(jpeg_bytes(3))
+    r = rig.client.get(f"/v1/events/{event.event_id}/snapshot/original", params={"purpose": PURPOSE})
+    assert r.status_code == 409 and "integrity" in r.json()["detail"]
+    assert (rig.audit.records[-1].action, rig.audit.records[-1].outcome) == ("snapshot.unmask", "failed")
+    older, original = with_original(rig, keep=True, recorded=False)  # an event from before schema 1.2
+    r = rig.client.get(f"/v1/events/{older.event_id}/snapshot/original", params={"purpose": PURPOSE})
+    assert r.status_code == 200 and r.content == original
 
 
 def test_unmask_without_a_kept_original_is_404(rig: Rig) -> None:

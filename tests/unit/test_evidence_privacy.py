@@ -3,6 +3,7 @@ only where the camera's policy says so."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from pathlib import Path
 
@@ -77,11 +78,24 @@ def test_original_is_kept_only_by_policy_and_stays_unblurred(
     runtime: FaceRuntime, two_faces: tuple[FrameBGR, list[tuple[int, int, int, int]]], tmp_path: Path
 ) -> None:
     frame, _ = two_faces
-    uri, _ = write(runtime, tmp_path, frame, PrivacyConfig(keep_original=True), None)
-    original = tmp_path / uri.replace("snapshots/", "originals/", 1)
+    writer = SnapshotWriter(tmp_path, SnapshotConfig(max_width_px=2000), face_finder=runtime.find_faces)
+    snap = writer.write(
+        frame,
+        camera_id="cam",
+        event_id=uuid.uuid4(),
+        ts_ms=1_700_000_000_000,
+        xyxy=(0, 0, 10, 10),
+        caption="t",
+        privacy=PrivacyConfig(keep_original=True),
+    )
+    original = tmp_path / snap.uri.replace("snapshots/", "originals/", 1)
     assert original.is_file()
     assert len(runtime.find_faces(load(original))) == 2
-    assert runtime.find_faces(load(tmp_path / uri)) == []
+    assert runtime.find_faces(load(tmp_path / snap.uri)) == []
+    # both files' SHA-256 go into the event: an auditor can tell a swapped original
+    assert snap.sha256 == hashlib.sha256((tmp_path / snap.uri).read_bytes()).hexdigest()
+    assert snap.original_sha256 == hashlib.sha256(original.read_bytes()).hexdigest()
+    assert snap.original_sha256 != snap.sha256
 
 
 def test_blur_persons_blurs_whole_people_except_the_revealed_one(
