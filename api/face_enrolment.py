@@ -194,12 +194,12 @@ def enrol(
     watchlist = _open_watchlist(backend, watchlist_id)
     check_future(backend, fields.get("expires_ts_ms"), ("body", "expires_ts_ms"))
     name, reference = str(fields["name"]).strip(), str(fields.get("reference") or "").strip()
-    for other in store.list_identities(watchlist_id):
-        if other.name.strip().casefold() == name.casefold() and other.reference.strip() == reference:
-            raise FaceConflictError(
-                f"{other.name!r} (reference {reference!r}) is enrolled in this watchlist already "
-                f"({other.identity_id}): add images to it instead"
-            )
+    enrolled = store.find_identities(watchlist_id, name, reference)
+    if enrolled:
+        raise FaceConflictError(
+            f"{enrolled[0].name!r} (reference {reference!r}) is enrolled in this watchlist already "
+            f"({enrolled[0].identity_id}): add images to it instead"
+        )
     prepared = prepare_faces(
         backend, uploads, field="images", enrolled_shas=_enrolled_shas(backend, watchlist_id)
     )

@@ -53,6 +53,14 @@ class Identity(Versioned):
     purpose: Purpose
 
 
+def same_person(identity: Identity, name: str, reference: str) -> bool:
+    """Whether the identity is the one enrolled as `name` (trimmed, any case) with `reference`."""
+    return (
+        identity.name.strip().casefold() == name.strip().casefold()
+        and identity.reference.strip() == reference.strip()
+    )
+
+
 class FaceEmbedding(Record):
     """One enrolled face: its encoding and the image it came from (JPEG, normalised on enrolment)."""
 
@@ -108,6 +116,11 @@ class FaceStore(Protocol):
 
     def list_identities(self, watchlist_id: str | None = None) -> list[Identity]:
         """Identities (of one watchlist, or all), by name."""
+        ...
+
+    def find_identities(self, watchlist_id: str, name: str, reference: str) -> list[Identity]:
+        """The watchlist's identities that are `same_person` as name and reference (the duplicate check at
+        enrolment reads these, not the whole list)."""
         ...
 
     def add_embeddings(self, records: list[FaceEmbedding]) -> None: ...

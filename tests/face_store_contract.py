@@ -130,7 +130,29 @@ EXPIRY_CASES = [
 ]
 
 
+#: find_identities(watchlist, name, reference) -> ids, over seed() (references HOSTILE) plus "Zoë Li"
+#: (reference K-7) in wl_a
+FIND_CASES = [
+    pytest.param("wl_a", "Ann", HOSTILE, ["id_ann"], id="exact"),
+    pytest.param("wl_a", "  aNN ", f" {HOSTILE} ", ["id_ann"], id="trimmed-any-case"),
+    pytest.param("wl_a", "Ann", "", [], id="without-its-reference"),
+    pytest.param("wl_a", "Ann (draft)", HOSTILE, [], id="an-old-name-only"),
+    pytest.param("wl_b", "Ann", HOSTILE, [], id="other-watchlist"),
+    pytest.param("wl_a", "An", HOSTILE, [], id="part-of-a-name"),
+    pytest.param("wl_a", "ZOË LI", "K-7", ["id_zoe"], id="non-ascii-case"),
+    pytest.param("wl_a", "Zoë Li", "K-8", [], id="other-reference"),
+]
+
+
 class FaceStoreContract:
+    @pytest.mark.parametrize(("watchlist_id", "name", "reference", "expected"), FIND_CASES)
+    def test_find_identities_reads_only_the_same_person(
+        self, faces: FaceSqlStore, watchlist_id: str, name: str, reference: str, expected: list[str]
+    ) -> None:
+        seed(faces)
+        faces.put_identity(identity("id_zoe", "wl_a", name="Zoë Li", reference="K-7"))
+        assert [i.identity_id for i in faces.find_identities(watchlist_id, name, reference)] == expected
+
     def test_records_round_trip(self, faces: FaceSqlStore) -> None:
         people = seed(faces)
         expiring = watchlist("wl_c", expires_ts_ms=T0_MS + 60_000, threshold=0.42, severity=Severity.LOW)

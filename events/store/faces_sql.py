@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from events.faces import Erasure, FaceEmbedding, FaceNegative, Identity, Watchlist
+from events.faces import Erasure, FaceEmbedding, FaceNegative, Identity, Watchlist, same_person
 from events.store.records_sql import Condition, RecordSqlStore, TableSpec, in_sql
 from events.store.sql import Binder, latest_sql
 
@@ -111,6 +111,22 @@ class FaceSqlStore(RecordSqlStore):
 
         found = [_parse(Identity, IDENTITY_COLUMNS, r) for r in self._runner.select(build)]
         return sorted(found, key=lambda i: (i.name, i.identity_id))
+
+    def find_identities(self, watchlist_id: str, name: str, reference: str) -> list[Identity]:
+        """Candidates are the ids with a version whose name contains `name` in any case (ClickHouse's
+        case folding is not Python's); their newest versions are then checked exactly."""
+
+        def build(bind: Binder) -> str:
+            ids = (
+                f"SELECT identity_id FROM {self._db}.{IDENTITIES_TABLE} "
+                f"WHERE watchlist_id = {bind(watchlist_id)} "
+                f"AND positionCaseInsensitiveUTF8(name, {bind(name.strip())}) > 0"
+            )
+            where = f" WHERE identity_id IN ({ids})"
+            return latest_sql(self._db, IDENTITIES_TABLE, IDENTITY_COLUMNS, "identity_id", where)
+
+        found = [_parse(Identity, IDENTITY_COLUMNS, r) for r in self._runner.select(build)]
+        return [i for i in found if i.watchlist_id == watchlist_id and same_person(i, name, reference)]
 
     def _latest(
         self, model: type[R], table: str, columns: Sequence[str], key: str, value: str | None = None

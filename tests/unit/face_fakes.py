@@ -21,6 +21,7 @@ from events.faces import (
     NegativeChange,
     Watchlist,
     WatchlistChange,
+    same_person,
 )
 from tests.unit.list_fakes import FailingMethods, RecordingPublisher
 
@@ -58,6 +59,9 @@ class MemoryFaceStore(FailingMethods):
     def list_identities(self, watchlist_id: str | None = None) -> list[Identity]:
         found = [i for i in self.identities.values() if watchlist_id in (None, i.watchlist_id)]
         return sorted(found, key=lambda i: i.name)
+
+    def find_identities(self, watchlist_id: str, name: str, reference: str) -> list[Identity]:
+        return [i for i in self.list_identities(watchlist_id) if same_person(i, name, reference)]
 
     def add_embeddings(self, records: list[FaceEmbedding]) -> None:
         self._check("add_embeddings")
