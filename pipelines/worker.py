@@ -109,15 +109,21 @@ class CameraWorker:
         self._stage = self._build_stage()
 
     def reconfigure(self, camera: CameraConfig, ctx: EmitContext) -> None:
-        """New zones, lines or rules for the same stream: the tracker and its ids are kept."""
-        self.camera, self._ctx = camera, ctx
+        """New zones, lines or rules for the same stream: the tracker and its ids are kept, and so is the
+        state of unchanged rules and recognisers (`RuleEngine.reconfigured`)."""
+        old, self.camera, self._ctx = self.camera, camera, ctx
         if self._resolution_wh is not None:
-            self._engine = RuleEngine.for_camera(camera, self._resolution_wh)
-            self._stage = self._build_stage()
+            if self._engine is None:
+                self._engine = RuleEngine.for_camera(camera, self._resolution_wh)
+            else:
+                self._engine = self._engine.reconfigured(old, camera, self._resolution_wh)
+            self._stage = self._build_stage(previous=self._stage)
 
-    def _build_stage(self) -> RecognitionStage | None:
+    def _build_stage(self, previous: RecognitionStage | None = None) -> RecognitionStage | None:
         """The recognisers the camera's rules read (none: no stage, no cost)."""
-        return RecognitionStage.for_rules(self.camera.id, self.camera.rules, self._recognizer_factories)
+        return RecognitionStage.for_rules(
+            self.camera.id, self.camera.rules, self._recognizer_factories, previous=previous
+        )
 
     def _recognise(self, image_bgr: FrameBGR, tracked: Detections, ts_ms: int) -> Recognitions:
         """The stage's results on this frame, when a rule reading them is armed."""

@@ -66,6 +66,25 @@ class RuleEngine:
     def for_camera(cls, camera: CameraConfig, resolution_wh: tuple[int, int]) -> RuleEngine:
         return engine_for_camera(camera, resolution_wh)
 
+    def reconfigured(
+        self, old: CameraConfig, new: CameraConfig, resolution_wh: tuple[int, int]
+    ) -> RuleEngine:
+        """The engine for the camera's new config. Where its zones, lines and time zone are unchanged, a
+        rule whose config is unchanged keeps its state (what it reported, dwell times, counts): adding a
+        rule or changing another does not re-report objects in view. Otherwise every rule starts afresh."""
+        fresh = engine_for_camera(new, resolution_wh)
+        if (old.zones, old.lines, old.time_zone) != (new.zones, new.lines, new.time_zone):
+            return fresh
+        kept = {r.rule_id: r for r in self.rules if isinstance(r, ConfiguredRule)}
+        rules: list[Rule] = []
+        for rule in fresh.rules:
+            previous = kept.get(getattr(rule, "rule_id", ""))
+            same = (
+                previous is not None and isinstance(rule, ConfiguredRule) and previous.config == rule.config
+            )
+            rules.append(previous if same and previous is not None else rule)
+        return RuleEngine(rules)
+
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         findings: list[Finding] = []
         for rule in self.rules:

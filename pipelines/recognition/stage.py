@@ -61,15 +61,25 @@ RecognizerFactory = Callable[[str, Sequence[object]], Recognizer]
 class RecognitionStage:
     """The recognisers of one camera, run in order on every analysed frame."""
 
-    def __init__(self, recognizers: Sequence[Recognizer]) -> None:
+    def __init__(
+        self, recognizers: Sequence[Recognizer], built_for: Sequence[tuple[str, tuple[object, ...]]] = ()
+    ) -> None:
         self.recognizers = list(recognizers)
+        # (recogniser name, the rules it was built for) of each recogniser, where known
+        self._built_for = list(built_for)
 
     @classmethod
     def for_rules(
-        cls, camera_id: str, rules: Sequence[object], factories: Mapping[str, RecognizerFactory]
+        cls,
+        camera_id: str,
+        rules: Sequence[object],
+        factories: Mapping[str, RecognizerFactory],
+        previous: RecognitionStage | None = None,
     ) -> RecognitionStage | None:
         """The stage the camera's rules need, None when none needs one. A rule names the recognisers it
-        reads in its config's `recognizers` class attribute; one without a factory here is an error."""
+        reads in its config's `recognizers` class attribute; one without a factory here is an error.
+        A recogniser of `previous` (the camera's stage before a reconfiguration) built for the same rules
+        is kept with its per-track state (votes, what it read)."""
         wanted: dict[str, list[object]] = {}
         for rule in rules:
             for name in getattr(rule, "recognizers", ()):
@@ -81,7 +91,20 @@ class RecognitionStage:
             raise ValueError(
                 f"camera {camera_id}: rules need recognisers {missing} that this process does not run"
             )
-        return cls([factories[name](camera_id, rules_of) for name, rules_of in wanted.items()])
+        built_for = [(name, tuple(rules_of)) for name, rules_of in wanted.items()]
+        return cls(
+            [cls._kept(previous, key) or factories[key[0]](camera_id, key[1]) for key in built_for], built_for
+        )
+
+    @staticmethod
+    def _kept(previous: RecognitionStage | None, key: tuple[str, tuple[object, ...]]) -> Recognizer | None:
+        """The previous stage's recogniser built for the same name and rules (configs compare by value)."""
+        if previous is None:
+            return None
+        for built_for, recognizer in zip(previous._built_for, previous.recognizers, strict=False):
+            if built_for == key:
+                return recognizer
+        return None
 
     def run(self, frame: StageFrame) -> Recognitions:
         out = Recognitions()
