@@ -30,6 +30,7 @@ def filled(config: FaceIndexConfig, vectors: F32, per_identity: int = 1) -> Face
     index = FaceIndex(config)
     keys = [(f"id{i // per_identity}", f"e{i}") for i in range(len(vectors))]
     index.add_many(keys, vectors)
+    assert index.wait_ready(timeout_s=60)
     return index
 
 
@@ -75,6 +76,7 @@ def test_erasure_past_rebuild_fraction_compacts_and_drops_ann() -> None:
     index = filled(ANN, vectors, per_identity=100)
     assert index.uses_ann
     index.remove_identity("id0")  # 1/3 dead > 0.2: compacted, 200 live rows still above 100: rebuilt
+    assert index.wait_ready(timeout_s=60)
     assert index.uses_ann and len(index) == 200
     index.remove_identity("id1")  # 100 live rows: back to exact
     assert not index.uses_ann and len(index) == 100
@@ -101,6 +103,44 @@ def test_negative_blocks_near_queries_of_that_identity_only(config: FaceIndexCon
     other = near(vectors[10], 0.3, rng)
     index.add_negative("id0", other)  # a negative of id0 near id3's face does not block id3
     assert index.search(other)[0].identity_id == "id3"
+
+
+def test_searches_stay_exact_while_the_graph_is_built_and_rows_added_meanwhile_get_in() -> None:
+    rng = np.random.default_rng(6)
+    vectors = unit(rng, 1200)
+    index = FaceIndex(ANN)
+    index.hold_install = threading.Event()
+    index.add_many([(f"id{i}", f"e{i}") for i in range(1000)], vectors[:1000])  # crosses 100: a build starts
+    assert not index.uses_ann and not index.wait_ready(timeout_s=0.2)  # held before installing
+    for i in range(1000, 1200):  # enrolled during the build
+        index.add(f"id{i}", f"e{i}", vectors[i])
+    index.remove_identity("id5")
+    for row in (0, 999, 1000, 1199):  # answered meanwhile, exactly
+        top = index.search(near(vectors[row], 0.2, rng))[0]
+        assert top.embedding_id == f"e{row}" and top.distance == pytest.approx(0.2, abs=0.01)
+    index.hold_install.set()
+    assert index.wait_ready(timeout_s=60) and index.uses_ann and len(index) == 1199
+    assert [index.search(vectors[row])[0].embedding_id for row in (0, 999, 1000, 1199)] == [
+        "e0",
+        "e999",
+        "e1000",
+        "e1199",
+    ]
+    assert all(m.identity_id != "id5" for m in index.search(vectors[5], k=20))
+
+
+def test_a_build_overtaken_by_a_compaction_is_redone_over_the_new_rows() -> None:
+    rng = np.random.default_rng(7)
+    vectors = unit(rng, 600)
+    index = FaceIndex(ANN)
+    index.hold_install = threading.Event()
+    index.add_many([(f"id{i // 200}", f"e{i}") for i in range(600)], vectors)  # id0..id2, 200 rows each
+    index.remove_identity("id0")  # 1/3 dead: compacted (rows renumbered) while the first build is held
+    index.hold_install.set()
+    assert index.wait_ready(timeout_s=60) and index.uses_ann and len(index) == 400
+    for row in (200, 399, 400, 599):  # a stale graph would answer with the old row numbers
+        assert index.search(vectors[row])[0].embedding_id == f"e{row}"
+    assert {m.identity_id for m in index.search(vectors[0], k=50)} <= {"id1", "id2"}
 
 
 @pytest.mark.parametrize(
