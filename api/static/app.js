@@ -8,12 +8,16 @@ import { createCameras } from "./cameras.js";
 import { createHistory } from "./history.js";
 import { createAudit } from "./audit.js";
 import { createUsers } from "./users.js";
+import { createWatchlists } from "./watchlists.js";
+import { createHotlists } from "./hotlists.js";
 
 // each screen and the permissions that open it (any one of them)
 const SCREENS = {
   alerts: ["alerts:read"],
   cameras: ["cameras:read", "sensors:read"],
   history: ["events:read"],
+  watchlists: ["faces:read"],
+  hotlists: ["hotlists:read"],
   audit: ["audit:read"],
   users: ["users:manage"],
 };
@@ -44,7 +48,8 @@ function buildModules() {
   const cameras = createCameras(ctx, {
     onCameras: (ids) => { feed.syncCameras(ids); history.syncCameras(ids); },
   });
-  return { alerts: feed, cameras, history, audit: createAudit(), users: createUsers() };
+  return { alerts: feed, cameras, history, watchlists: createWatchlists(ctx), hotlists: createHotlists(ctx),
+    audit: createAudit(), users: createUsers() };
 }
 
 function showOnly(id) {

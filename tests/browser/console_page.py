@@ -1,14 +1,17 @@
-"""Steps on the console page that several browser tests share (sign in, read the session, screenshots)."""
+"""Steps on the console page that several browser tests share (sign in, read the session, screenshots,
+open a screen, answer the purpose dialog) and an API client to arrange data with."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+import httpx
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.harness import Account, ConsoleServer
 
@@ -65,3 +68,33 @@ def until(page: Page, condition: Callable[[], bool], timeout_s: float = 5.0) -> 
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         page.wait_for_timeout(50)
+
+
+def open_screen(page: Page, view: str) -> None:
+    """Clicks the screen's nav entry and waits for it."""
+    page.locator(f'#nav [data-view="{view}"]').click()
+    expect(page.locator(f"#view-{view}")).to_be_visible()
+
+
+def table_row(page: Page, container: str, text: str) -> Locator:
+    """The rows of the table in `container` (a CSS selector) that contain `text`."""
+    return page.locator(f"{container} tbody tr").filter(has_text=text)
+
+
+def give_purpose(page: Page, purpose: str) -> None:
+    """Answers the purpose dialog (dialog.js) with `purpose`."""
+    expect(page.locator("#purpose-dialog")).to_be_visible()
+    page.locator("#purpose-text").fill(purpose)
+    page.locator('#purpose-form button[type="submit"]').click()
+    expect(page.locator("#purpose-dialog")).to_be_hidden()
+
+
+@contextmanager
+def api_client(server: ConsoleServer, account: Account) -> Iterator[httpx.Client]:
+    """An HTTP client of the server signed in as `account` (to arrange data the way the API stores it)."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        form = {"username": account.username, "password": account.password}
+        r = client.post("/v1/auth/token", data=form)
+        assert r.status_code == 200, r.text
+        client.headers["Authorization"] = "Bearer " + r.json()["access_token"]
+        yield client

@@ -1,8 +1,9 @@
 """The server the browser tests drive: a real uvicorn serving `api.app.create_app` in a thread on a free
 port, over the real parts of an embedded deployment: a chDB store, the sign-in service and its
 authenticator, the alert-state store, the hash-chained audit log, the in-process bus with its sink
-thread, and the live broadcaster the bus feeds (`BroadcastingPublisher`), a camera registry and the
-workers' health view. Nothing here is a test double; events enter through the bus as a pipeline's do.
+thread, and the live broadcaster the bus feeds (`BroadcastingPublisher`), a camera registry, the
+workers' health view, and the face watchlists and plate hotlists wired as `anfang serve` wires them.
+Nothing here is a test double; events enter through the bus as a pipeline's do.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from anfang.change_wiring import close_all
+from anfang.face_wiring import face_api_kwargs, start_faces
+from anfang.reader_wiring import hotlist_api_kwargs, start_readers
+from anfang.settings import Settings
 from anfang.wiring import event_types_for_api
 from api.app import create_app
 from api.auth.admin import Actor
@@ -44,6 +50,8 @@ from events.store.alert_state_sql import AlertStateSqlStore
 from events.store.audit_sql import HashChainedAuditLog
 from events.store.auth_sql import AuthSqlStore
 from events.store.chdb_store import ChdbStore
+from events.store.faces_sql import FaceSqlStore
+from events.store.hotlists_sql import HotlistSqlStore
 from pipelines.sop import sop_lookup
 from tests.unit.api_fakes import attach_snapshot, make_event
 
@@ -82,6 +90,8 @@ class ConsoleServer:
     store: ChdbStore
     publisher: BroadcastingPublisher
     broadcaster: EventBroadcaster
+    face_store: FaceSqlStore
+    hotlist_store: HotlistSqlStore
     _seq: int = 0
 
     def publish(self, event: Event) -> None:
@@ -143,6 +153,20 @@ def _health(now_ms: int) -> WorkerHeartbeat:
             ),
             CameraHealth(camera_id="cam-b", status=CameraStatus.OFFLINE, worker_id="worker-a"),
         ],
+    )
+
+
+def _list_kwargs(
+    stack: ExitStack, store: ChdbStore, data_dir: Path, audit: HashChainedAuditLog
+) -> dict[str, Any]:
+    """`create_app`'s face watchlist and plate hotlist arguments, wired as `anfang serve` wires them
+    embedded (the real dlib face model, loaded at the first enrolment; the process's gallery and book)."""
+    settings = Settings(data_dir=data_dir, mode="embedded")
+    faces, readers = start_faces(settings, store), start_readers(settings, store)
+    closers: list[Callable[[], None]] = [faces.close, readers.close]
+    stack.callback(close_all, closers)
+    return face_api_kwargs(faces, settings, store, audit, closers) | hotlist_api_kwargs(
+        readers, settings, store, audit, closers
     )
 
 
@@ -228,6 +252,7 @@ def run_console_server(data_dir: Path) -> Iterator[ConsoleServer]:
             broadcaster=broadcaster,
             alert_states=alert_states,
             rule_sops=sop_lookup(registry),
+            **_list_kwargs(stack, store, data_dir, audit),
         )
         sock = _free_socket()
         port = sock.getsockname()[1]
@@ -257,4 +282,6 @@ def run_console_server(data_dir: Path) -> Iterator[ConsoleServer]:
             store=store,
             publisher=publisher,
             broadcaster=broadcaster,
+            face_store=app.state.ctx.face_store,
+            hotlist_store=app.state.ctx.hotlist_store,
         )

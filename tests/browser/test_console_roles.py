@@ -201,13 +201,13 @@ def test_wrong_password_is_refused_with_a_clear_message(
     assert problems.unexpected(*allowed) == []
 
 
-def test_integrator_sees_cameras_and_sensors_only(
+def test_integrator_sees_cameras_sensors_and_hotlists_only(
     page: Page, console_server: ConsoleServer, shots_dir: Path, problems: PageProblems
 ) -> None:
     sign_in(page, console_server, ACCOUNTS["integrator"])
     expect(page.locator("#view-cameras")).to_be_visible()
     nav = page.locator("#nav [data-view]").all()
-    assert [b.get_attribute("data-view") for b in nav if b.is_visible()] == ["cameras"]
+    assert [b.get_attribute("data-view") for b in nav if b.is_visible()] == ["cameras", "hotlists"]
     card = page.locator('#camera-grid [data-camera-id="cam-b"]')
     expect(card).to_contain_text("offline")
     expect(page.locator('#camera-grid [data-camera-id="cam-a"]')).to_contain_text("online")
