@@ -1,9 +1,10 @@
 """Face recognition on tracked people: faces on the head of each person's box, the best kept per track,
 one quality-weighted vote per track against the gallery (`votes.decide_track`), not per frame.
 
-Cost control: a track is looked at no more often than `look_every_ms`, at most `max_looks_per_frame`
-tracks per frame (those with the fewest faces first), and a face is encoded only when it would be among
-the track's best. Bystanders' encodings live only in the track's memory and go with the track.
+Cost control: a track is looked at no more often than `look_every_ms` (`settled_look_every_ms` once it
+holds its `keep_faces` best faces), at most `max_looks_per_frame` tracks per frame (those with the fewest
+faces first), and a face is encoded only when it would be among the track's best. Bystanders'
+encodings live only in the track's memory and go with the track.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class FaceRecognitionConfig(BaseModel):
     vote: FaceVoteConfig = Field(default_factory=FaceVoteConfig)
     index: FaceIndexConfig = Field(default_factory=FaceIndexConfig, description="the 1:N index")
     look_every_ms: int = Field(default=200, ge=0, description="least time between two looks at one track")
+    settled_look_every_ms: int = Field(
+        default=1000,
+        ge=0,
+        description="the same once a track holds `vote.keep_faces` faces (a new one only replaces a worse)",
+    )
     max_looks_per_frame: int = Field(default=4, ge=1, description="tracks searched for a face per frame")
     head_fraction: float = Field(
         default=0.45, gt=0.0, le=1.0, description="upper share of a person's box searched for the face"
@@ -125,7 +131,7 @@ class FaceRecognizer:
             if track is None:
                 track = self._tracks[tid] = _Track(BestFaces(self._config.vote.keep_faces), frame.ts_ms)
             track.last_seen_ms = frame.ts_ms
-            if track.last_look_ms is None or frame.ts_ms - track.last_look_ms >= self._config.look_every_ms:
+            if track.last_look_ms is None or frame.ts_ms - track.last_look_ms >= self._look_every_ms(track):
                 due.append((len(track.best), tid, label, (x1, y1, x2, y2)))
         due.sort(key=lambda d: (d[0], self._tracks[d[1]].last_look_ms or 0))
         found = [
@@ -140,6 +146,10 @@ class FaceRecognizer:
         ]
         self._forget(frame.ts_ms)
         return results
+
+    def _look_every_ms(self, track: _Track) -> int:
+        settled = len(track.best) >= self._config.vote.keep_faces
+        return self._config.settled_look_every_ms if settled else self._config.look_every_ms
 
     def faces_in(self, frame: StageFrame) -> list[XYXY]:
         return list(self._boxes) if self._boxes_ts_ms == frame.ts_ms else []
