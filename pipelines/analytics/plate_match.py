@@ -11,7 +11,7 @@ from events.schema import EventAttributes, Severity
 from pipelines.analytics.base import Finding, FrameContext
 from pipelines.analytics.plate_read import PlateRules, plate_box
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
-from pipelines.recognition.plates import PlateDecision
+from pipelines.recognition.plates import DecisionKey, PlateDecision
 
 TYPE: Final = "plate_match"
 
@@ -41,7 +41,7 @@ class PlateMatch:
     def __init__(self, config: PlateMatchConfig) -> None:
         self.rule_id = config.id
         self._config = config
-        self._reported: set[tuple[int, str]] = set()
+        self._reported: dict[tuple[DecisionKey, str], None] = {}  # oldest first
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         findings = []
@@ -50,10 +50,10 @@ class PlateMatch:
                 continue
             if self._config.hotlists and d.hotlist.hotlist_id not in self._config.hotlists:
                 continue
-            key = (d.track_id, d.match.entry_id)
+            key = (d.key, d.match.entry_id)
             if key in self._reported:
                 continue
-            self._reported.add(key)
+            self._reported[key] = None
             attributes = PlateMatchAttributes(
                 plate=d.text,
                 format=d.format,
@@ -72,7 +72,7 @@ class PlateMatch:
                 )
             )
         if len(self._reported) > 10_000:
-            self._reported = set(sorted(self._reported)[5_000:])
+            self._reported = dict.fromkeys(list(self._reported)[5_000:])
         return findings
 
 

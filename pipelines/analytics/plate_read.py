@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from events.schema import EventAttributes, Severity
 from pipelines.analytics.base import Finding, FrameContext
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
-from pipelines.recognition.plates import PlateDecision
+from pipelines.recognition.plates import DecisionKey, PlateDecision
 
 TYPE: Final = "plate_read"
 VEHICLES = ["car", "truck", "bus", "motorcycle"]
@@ -56,21 +56,21 @@ def plate_box(d: PlateDecision) -> tuple[int, int, int, int]:
 class PlateRead:
     def __init__(self, config: PlateReadConfig) -> None:
         self.rule_id = config.id
-        self._reported: set[int] = set()
+        self._reported: dict[DecisionKey, None] = {}  # oldest first
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         findings = []
         for d in ctx.recognitions.of(PlateDecision):
-            if d.track_id in self._reported:
+            if d.key in self._reported:
                 continue
-            self._reported.add(d.track_id)
+            self._reported[d.key] = None
             attributes = PlateReadAttributes(
                 plate=d.text, format=d.format, colour=d.colour, reads=d.reads, plate_xyxy=plate_box(d)
             )
             box = d.vehicle_xyxy or d.plate_xyxy
             findings.append(Finding(self.rule_id, TYPE, d.label, d.confidence, box, attributes, d.track_id))
         if len(self._reported) > 10_000:
-            self._reported = set(sorted(self._reported)[5_000:])
+            self._reported = dict.fromkeys(list(self._reported)[5_000:])
         return findings
 
 

@@ -27,7 +27,8 @@ from pipelines.recognition.stage import StageFrame
 logger = logging.getLogger(__name__)
 
 XYXY = tuple[float, float, float, float]
-REGION_EPISODE_BASE = 1_000_000_000  # region episodes get ids from here (apart from tracker ids)
+#: what a decision is about: ("track", tracker id) of a vehicle or ("episode", n) of a region plate
+DecisionKey = tuple[str, int]
 
 
 class PlateRecognitionConfig(BaseModel):
@@ -50,7 +51,7 @@ class PlateRecognitionConfig(BaseModel):
 class PlateDecision:
     """A vehicle's (or region episode's) plate as decided so far, with its hotlist match if any."""
 
-    track_id: int
+    track_id: int | None  # the vehicle's; None for a plate read in a region
     text: str
     format: str
     colour: str | None
@@ -61,6 +62,12 @@ class PlateDecision:
     label: str
     match: HotlistMatch | None = None
     hotlist: ListInfo | None = None
+    episode_id: int | None = None  # the region plate episode's (numbered per camera from 1)
+
+    @property
+    def key(self) -> DecisionKey:
+        """Once-per-vehicle (or per region episode) reporting keys on this."""
+        return ("track", self.track_id) if self.track_id is not None else ("episode", self.episode_id or 0)
 
 
 @dataclass(slots=True)
@@ -100,9 +107,10 @@ class PlateRecognizer:
         self._reader, self._lock = reader, reader_lock
         self._hotlists = hotlists
         self._config = config
-        self._tracks: dict[int, _Votes] = {}
+        self._tracks: dict[int, _Votes] = {}  # vehicles by tracker id
+        self._episodes: dict[int, _Votes] = {}  # region plate episodes by number
         self._region_looks: dict[int, int] = {}
-        self._episode_ids = itertools.count(REGION_EPISODE_BASE)
+        self._episode_ids = itertools.count(1)
 
     def faces_in(self, frame: StageFrame) -> list[tuple[int, int, int, int]]:
         return []
@@ -110,7 +118,7 @@ class PlateRecognizer:
     def observe(self, frame: StageFrame) -> list[PlateDecision]:
         now = frame.ts_ms
         looks = 0
-        changed: set[int] = set()
+        changed: set[DecisionKey] = set()
         for tid, label, xyxy in self._due_vehicles(frame):
             if looks >= self._config.max_looks_per_frame:
                 break
@@ -120,7 +128,7 @@ class PlateRecognizer:
             for read in self._read(frame.image_bgr, xyxy)[:1]:
                 votes.add(read)
                 votes.last_xyxy = read.xyxy
-                changed.add(tid)
+                changed.add(("track", tid))
         h, w = frame.image_bgr.shape[:2]
         for i, region in enumerate(self._regions):
             if looks >= self._config.max_looks_per_frame:
@@ -132,9 +140,9 @@ class PlateRecognizer:
             self._region_looks[i] = now
             box = (region[0] * w, region[1] * h, region[2] * w, region[3] * h)
             for read in self._read(frame.image_bgr, box):
-                changed.add(self._episode_for(read, now))
+                changed.add(("episode", self._episode_for(read, now)))
         self._forget(now)
-        return [d for tid in sorted(changed) if (d := self._decide(tid, now)) is not None]
+        return [d for key in sorted(changed) if (d := self._decide(key, now)) is not None]
 
     def _due_vehicles(self, frame: StageFrame) -> list[tuple[int, str, XYXY]]:
         tracked = frame.tracked
@@ -162,24 +170,27 @@ class PlateRecognizer:
 
     def _episode_for(self, read: PlateRead, now: int) -> int:
         """The region episode this read belongs to (a new one when none is near)."""
-        for tid, votes in self._tracks.items():
-            if tid < REGION_EPISODE_BASE or now - votes.last_seen_ms > self._config.episode_gap_ms:
-                continue
-            leader = votes.leader()[0]
-            if levenshtein(read.text, leader, 1) <= 1 or (
-                votes.last_xyxy is not None and box_iou(read.xyxy, votes.last_xyxy) > 0.3
-            ):
-                break
-        else:
-            tid = next(self._episode_ids)
-            self._tracks[tid] = _Votes()
-        votes = self._tracks[tid]
+        episode = next((n for n, votes in self._episodes.items() if self._same_plate(read, votes, now)), None)
+        if episode is None:
+            episode = next(self._episode_ids)
+            self._episodes[episode] = _Votes()
+        votes = self._episodes[episode]
         votes.add(read)
         votes.last_seen_ms, votes.last_xyxy = now, read.xyxy
-        return tid
+        return episode
 
-    def _decide(self, tid: int, now: int) -> PlateDecision | None:
-        votes = self._tracks[tid]
+    def _same_plate(self, read: PlateRead, votes: _Votes, now: int) -> bool:
+        """Whether the read continues the episode: seen within the gap, one edit from its leading text
+        or overlapping its last box."""
+        if now - votes.last_seen_ms > self._config.episode_gap_ms:
+            return False
+        if levenshtein(read.text, votes.leader()[0], 1) <= 1:
+            return True
+        return votes.last_xyxy is not None and box_iou(read.xyxy, votes.last_xyxy) > 0.3
+
+    def _decide(self, key: DecisionKey, now: int) -> PlateDecision | None:
+        kind, number = key
+        votes = (self._tracks if kind == "track" else self._episodes)[number]
         if not votes.by_text:
             return None
         text, reads, share = votes.leader()
@@ -189,7 +200,8 @@ class PlateRecognizer:
         colours = [r.colour for r in reads if r.colour is not None]
         found = self._hotlists.match(text, now)
         return PlateDecision(
-            track_id=tid,
+            track_id=number if kind == "track" else None,
+            episode_id=number if kind == "episode" else None,
             text=text,
             format=best.format,
             colour=max(set(colours), key=colours.count) if colours else None,
@@ -204,5 +216,6 @@ class PlateRecognizer:
 
     def _forget(self, now: int) -> None:
         horizon = max(self._config.episode_gap_ms, 10_000)
-        for tid in [t for t, v in self._tracks.items() if now - v.last_seen_ms > horizon]:
-            del self._tracks[tid]
+        for held in (self._tracks, self._episodes):
+            for number in [n for n, v in held.items() if now - v.last_seen_ms > horizon]:
+                del held[number]

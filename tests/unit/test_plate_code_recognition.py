@@ -71,6 +71,7 @@ def test_rendered_plates_are_read_once_each_and_only_hotlisted_ones_match(runtim
     exact = sum(t in read_texts for t in texts)
     assert exact >= 0.95 * len(texts), sorted(set(texts) - set(read_texts))
     assert not set(read_texts) - set(texts), "a read that is no rendered plate"
+    assert all(e.track_id is None for e in reads), "a plate read in a region belongs to no track"
     matches = out.of_type("plate_match")
     got = {
         (e.rule_id, e.attributes.model_dump()["plate"], e.attributes.model_dump()["entry_id"])
