@@ -5,6 +5,7 @@ import { el, button, field, input, option, cssToken } from "./dom.js";
 import { t, tOr, formatTime, typeName, statusName, humanize } from "./i18n.js";
 import { thumbnail } from "./snapshots.js";
 import { askPurpose } from "./dialog.js";
+import { createFaceReview } from "./face_review.js";
 
 const RESOLUTIONS = ["true_alarm", "false_alarm", "test"];
 const ACTIONS_BY_STATUS = {
@@ -38,6 +39,7 @@ export function createDetail(container, ctx, hooks) {
   let loadSeq = 0;
   let showSnapshot = false;
   let purpose = null; // the snapshot view's stated purpose (roles that must give one)
+  const review = createFaceReview(ctx, () => render());
 
   /** Shows `item` at once, then its full record (with history); `note` is a message to keep. */
   async function open(item, note) {
@@ -46,6 +48,7 @@ export function createDetail(container, ctx, hooks) {
     container.hidden = false;
     if (!current || current.event_id !== item.event_id) {
       purpose = null;
+      review.reset(item.event_id);
       showSnapshot = ctx.autoSnapshots();
       current = item;
       render();
@@ -65,6 +68,7 @@ export function createDetail(container, ctx, hooks) {
   function close() {
     loadSeq++;
     current = null;
+    review.reset();
     container.hidden = true;
     container.replaceChildren();
     if (hooks.onClose) hooks.onClose();
@@ -211,7 +215,7 @@ export function createDetail(container, ctx, hooks) {
       box.setAttribute("role", message.kind === "ok" ? "status" : "alert");
       parts.push(box);
     }
-    parts.push(snapshot(a));
+    parts.push(snapshot(a), ...review.unmaskControls(a));
     // what to do first (the SOP and the actions), then the facts
     if (a.alert !== false) {
       const sop = el("section", "sop");
@@ -219,6 +223,7 @@ export function createDetail(container, ctx, hooks) {
       parts.push(sop);
     }
     if (a.state && ctx.can("alerts:act")) parts.push(actions(a));
+    parts.push(...review.markControls(a));
     parts.push(fields(a), attributeLines(a.attributes));
     if (Array.isArray(a.history)) {
       const hist = el("section");
