@@ -23,6 +23,7 @@ from detectors.faces import FaceBox, FaceModel, FaceModelConfig
 from events.faces import Watchlist
 from pipelines.recognition.face_index import FaceIndexConfig
 from pipelines.recognition.gallery import FaceGallery, GalleryIdentity
+from pipelines.recognition.looks import watched_and_due
 from pipelines.recognition.stage import StageFrame
 from pipelines.recognition.votes import F32, BestFaces, FaceVoteConfig, TrackDecision, TrackFace, decide_track
 
@@ -113,31 +114,23 @@ class FaceRecognizer:
         self._boxes: list[XYXY] = []
 
     def observe(self, frame: StageFrame) -> list[FaceTrackResult]:
-        tracked = frame.tracked
         self._boxes_ts_ms, self._boxes = frame.ts_ms, []
-        if len(tracked) == 0 or tracked.tracker_id is None:
-            self._forget(frame.ts_ms)
-            return []
-        labels = tracked.data.get("label")
-        due: list[tuple[int, int, str, tuple[float, float, float, float]]] = []
-        people: list[tuple[float, float, float, float]] = []
-        for i, tid in enumerate(tracked.tracker_id.tolist()):
-            label = str(labels[i]) if labels is not None else "person"
-            x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
-            if tid < 0 or label not in self._labels or y2 - y1 < self._config.min_person_height_px:
-                continue
-            people.append((x1, y1, x2, y2))
-            track = self._tracks.get(tid)
-            if track is None:
-                track = self._tracks[tid] = _Track(BestFaces(self._config.vote.keep_faces), frame.ts_ms)
-            track.last_seen_ms = frame.ts_ms
-            if track.last_look_ms is None or frame.ts_ms - track.last_look_ms >= self._look_every_ms(track):
-                due.append((len(track.best), tid, label, (x1, y1, x2, y2)))
-        due.sort(key=lambda d: (d[0], self._tracks[d[1]].last_look_ms or 0))
+        watched, due = watched_and_due(
+            frame.tracked,
+            labels=self._labels,
+            min_height_px=self._config.min_person_height_px,
+            default_label="person",
+            tracks=self._tracks,
+            new_state=lambda: _Track(BestFaces(self._config.vote.keep_faces), frame.ts_ms),
+            now_ms=frame.ts_ms,
+            every_ms=self._look_every_ms,
+            results=lambda track: len(track.best),
+        )
+        people = [w.xyxy for w in watched]
         found = [
-            (tid, label, xyxy, face)
-            for _, tid, label, xyxy in due[: self._config.max_looks_per_frame]
-            if (face := self._find(frame, tid, xyxy, people)) is not None
+            (w.track_id, w.label, w.xyxy, face)
+            for w in due[: self._config.max_looks_per_frame]
+            if (face := self._find(frame, w.track_id, w.xyxy, people)) is not None
         ]
         results = [
             r

@@ -22,6 +22,7 @@ from detectors.base import FrameBGR, box_iou
 from detectors.plates import PlateRead, PlateReader, PlateReaderConfig
 from pipelines.recognition.hotlist import HotlistMatch, levenshtein
 from pipelines.recognition.hotlist_book import HotlistBook, ListInfo
+from pipelines.recognition.looks import watched_and_due
 from pipelines.recognition.stage import StageFrame
 
 logger = logging.getLogger(__name__)
@@ -119,16 +120,25 @@ class PlateRecognizer:
         now = frame.ts_ms
         looks = 0
         changed: set[DecisionKey] = set()
-        for tid, label, xyxy in self._due_vehicles(frame):
-            if looks >= self._config.max_looks_per_frame:
-                break
+        _, due = watched_and_due(
+            frame.tracked,
+            labels=self._labels,
+            min_height_px=self._config.min_vehicle_height_px,
+            default_label="",
+            tracks=self._tracks,
+            new_state=_Votes,
+            now_ms=now,
+            every_ms=lambda _: self._config.look_every_ms,
+            results=lambda votes: sum(len(v) for v in votes.by_text.values()),
+        )
+        for vehicle in due[: self._config.max_looks_per_frame]:
             looks += 1
-            votes = self._tracks[tid]
-            votes.last_look_ms, votes.label, votes.vehicle_xyxy = now, label, xyxy
-            for read in self._read(frame.image_bgr, xyxy)[:1]:
+            votes = self._tracks[vehicle.track_id]
+            votes.last_look_ms, votes.label, votes.vehicle_xyxy = now, vehicle.label, vehicle.xyxy
+            for read in self._read(frame.image_bgr, vehicle.xyxy)[:1]:
                 votes.add(read)
                 votes.last_xyxy = read.xyxy
-                changed.add(("track", tid))
+                changed.add(("track", vehicle.track_id))
         h, w = frame.image_bgr.shape[:2]
         for i, region in enumerate(self._regions):
             if looks >= self._config.max_looks_per_frame:
@@ -143,25 +153,6 @@ class PlateRecognizer:
                 changed.add(("episode", self._episode_for(read, now)))
         self._forget(now)
         return [d for key in sorted(changed) if (d := self._decide(key, now)) is not None]
-
-    def _due_vehicles(self, frame: StageFrame) -> list[tuple[int, str, XYXY]]:
-        tracked = frame.tracked
-        if len(tracked) == 0 or tracked.tracker_id is None or not self._labels:
-            return []
-        labels = tracked.data.get("label")
-        due: list[tuple[int, int, str, XYXY]] = []
-        for i, tid in enumerate(tracked.tracker_id.tolist()):
-            label = str(labels[i]) if labels is not None else ""
-            x1, y1, x2, y2 = (float(v) for v in tracked.xyxy[i])
-            if tid < 0 or label not in self._labels or y2 - y1 < self._config.min_vehicle_height_px:
-                continue
-            votes = self._tracks.setdefault(tid, _Votes())
-            votes.last_seen_ms = frame.ts_ms
-            last = votes.last_look_ms
-            if last is None or frame.ts_ms - last >= self._config.look_every_ms:
-                due.append((sum(len(v) for v in votes.by_text.values()), tid, label, (x1, y1, x2, y2)))
-        due.sort()
-        return [(tid, label, xyxy) for _, tid, label, xyxy in due]
 
     def _read(self, image: FrameBGR, roi: XYXY) -> list[PlateRead]:
         with self._lock:
