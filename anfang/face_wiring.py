@@ -81,7 +81,9 @@ def _kafka_gallery(settings: Settings) -> KafkaChangePublisher[AnyChange]:
 
 def start_faces(settings: Settings, store: EventStore | None) -> FaceParts:
     """The face runtime of a pipeline or API process, its gallery filled and kept in sync."""
-    parts = FaceParts(FaceRuntime(FaceGallery(settings.faces.index), settings.faces))
+    index = settings.faces.index
+    cache_dir = settings.data_dir / "cache" / "faces" if index.keep_graph else None
+    parts = FaceParts(FaceRuntime(FaceGallery(index, cache_dir=cache_dir), settings.faces))
     if settings.mode == "embedded":
         if store is not None:
             parts.runtime.gallery.apply_all(gallery_from_store(_face_store(store, settings)))

@@ -13,6 +13,7 @@ in the lock: `.venv/bin/pip install usearch` first).
 
     .venv/bin/python bench/faces.py [--sizes 10000 100000 1000000] [--queries 1000] [--usearch]
     .venv/bin/python bench/faces.py --startup 200000   # a worker's start: searchable when, graph when
+    .venv/bin/python bench/faces.py --startup 200000 --cache /tmp/g   # twice: graph built, then read
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -165,12 +167,12 @@ def bench_usearch(vectors: F32, queries: F32, exact_rows: np.ndarray, config: Fa
     )
 
 
-def bench_startup(n: int, n_queries: int, config: FaceIndexConfig) -> None:
+def bench_startup(n: int, n_queries: int, config: FaceIndexConfig, cache_dir: Path | None = None) -> None:
     """A worker's start with n enrolled identities and the default settings: the gallery adds them one by
     one (as `FaceGallery.apply_all` does), searches are answered at once (exactly) while the graph is built
     in the background with `build_threads`, then by the graph."""
     vectors, queries, truth = synthetic(n, n_queries, seed=1)
-    index = FaceIndex(config)
+    index = FaceIndex(config, cache_dir)
     t0 = time.perf_counter()
     for i in range(n):
         index.add_many([(f"id{i}", "e0")], vectors[i : i + 1])
@@ -192,10 +194,11 @@ def bench_startup(n: int, n_queries: int, config: FaceIndexConfig) -> None:
     ready_s = time.perf_counter() - t0
     after = timed()
     logger.info(
-        "startup n=%d (build_threads %d): all identities searchable after %.1f s%s; HNSW ready after %.1f s: "
-        "top-1 p50 %.2f ms p95 %.2f ms, recall@1 vs truth %.4f",
+        "startup n=%d (build_threads %d, graph %s): all identities searchable after %.1f s%s; HNSW ready "
+        "after %.1f s: top-1 p50 %.2f ms p95 %.2f ms, recall@1 vs truth %.4f",
         n,
         config.build_threads,
+        index.graph_source,
         load_s,
         ""
         if during is None
@@ -218,6 +221,12 @@ def main() -> int:
     p.add_argument(
         "--startup", type=int, default=None, help="only measure a worker's start with this many identities"
     )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="with --startup: start twice, the graph kept here (built, read)",
+    )
     args = p.parse_args()
     config = FaceIndexConfig()
     for flag, field in (
@@ -236,7 +245,8 @@ def main() -> int:
     for n in [] if args.startup else args.sizes:
         bench_size(n, args.queries, config, args.usearch, args.ef_sweep)
     if args.startup:
-        bench_startup(args.startup, args.queries, config)
+        for _ in range(2 if args.cache else 1):
+            bench_startup(args.startup, args.queries, config, args.cache)
     logger.info("load average at the end %s", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -43,9 +44,13 @@ class FaceGallery:
     """Watchlists + identities + negatives held in memory for matching."""
 
     def __init__(
-        self, index_config: FaceIndexConfig | None = None, clock_ms: Callable[[], int] | None = None
+        self,
+        index_config: FaceIndexConfig | None = None,
+        clock_ms: Callable[[], int] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
-        self._index = FaceIndex(index_config)
+        """`cache_dir`: where the index keeps its graph between runs (None: not kept)."""
+        self._index = FaceIndex(index_config, cache_dir)
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._lock = threading.Lock()
         self._lists: dict[str, Watchlist] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipelines.recognition import face_index
 from pipelines.recognition.face_index import DIM, F32, FaceIndex, FaceIndexConfig, normalise
 
 EXACT = FaceIndexConfig()
@@ -141,6 +143,65 @@ def test_a_build_overtaken_by_a_compaction_is_redone_over_the_new_rows() -> None
     for row in (200, 399, 400, 599):  # a stale graph would answer with the old row numbers
         assert index.search(vectors[row])[0].embedding_id == f"e{row}"
     assert {m.identity_id for m in index.search(vectors[0], k=50)} <= {"id1", "id2"}
+
+
+@pytest.fixture
+def every_row_built_outside_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small test indexes would otherwise be built wholly in the final step under the lock (not cached)."""
+    monkeypatch.setattr(face_index, "_CATCH_UP_UNDER_LOCK", 0)
+
+
+def started(cache: Path, vectors: F32, keys: list[tuple[str, str]]) -> FaceIndex:
+    """A process's index filled one row at a time (as a gallery loads), its graph ready."""
+    index = FaceIndex(ANN, cache_dir=cache)
+    for key, vector in zip(keys, vectors, strict=True):
+        index.add(*key, vector)
+    assert index.wait_ready(timeout_s=60) and index.uses_ann
+    return index
+
+
+@pytest.mark.usefixtures("every_row_built_outside_the_lock")
+def test_a_restarted_index_reads_its_graph_when_its_first_rows_are_the_same(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    vectors = unit(rng, 700)
+    keys = [(f"id{i}", f"e{i}") for i in range(700)]
+    first = started(tmp_path, vectors[:600], keys[:600])
+    assert first.graph_source == "built" and len(list(tmp_path.glob("faces-hnsw-*.faiss"))) == 1
+    again = started(tmp_path, vectors[:600], keys[:600])
+    assert again.graph_source == "cache"
+    more = started(tmp_path, vectors, keys)  # 100 enrolled since: read, then the rest added
+    assert more.graph_source == "cache"
+    for row in (0, 599, 600, 699):
+        assert more.search(near(vectors[row], 0.2, rng))[0].embedding_id == f"e{row}"
+
+
+@pytest.mark.usefixtures("every_row_built_outside_the_lock")
+@pytest.mark.parametrize(
+    "change",
+    ["an identity erased", "a vector changed", "another order", "other graph parameters", "a broken file"],
+)
+def test_a_cached_graph_of_other_rows_is_not_used(tmp_path: Path, change: str) -> None:
+    rng = np.random.default_rng(9)
+    vectors = unit(rng, 400)
+    keys = [(f"id{i}", f"e{i}") for i in range(400)]
+    started(tmp_path, vectors, keys)
+    config = ANN
+    if change == "an identity erased":
+        vectors, keys = vectors[1:], keys[1:]
+    elif change == "a vector changed":
+        vectors = vectors.copy()
+        vectors[200] = near(vectors[200], 0.01, rng)
+    elif change == "another order":
+        vectors, keys = vectors[::-1].copy(), keys[::-1]
+    elif change == "other graph parameters":
+        config = ANN.model_copy(update={"hnsw_m": 8})
+    else:
+        graph = next(tmp_path.glob("faces-hnsw-*.faiss"))
+        graph.write_bytes(graph.read_bytes()[:1000])
+    index = FaceIndex(config, cache_dir=tmp_path)
+    index.add_many(keys, vectors)
+    assert index.wait_ready(timeout_s=60) and index.graph_source == "built"
+    assert index.search(vectors[200])[0].embedding_id == keys[200][1]
 
 
 @pytest.mark.parametrize(
