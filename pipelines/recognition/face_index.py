@@ -11,12 +11,9 @@ above it the rows also go into a `faiss.IndexHNSWFlat` (faiss ids = row numbers)
 the threshold and then extended row by row on add. HNSW cannot delete, so erasure marks rows dead: dead
 rows are dropped from every result at once (and their vectors zeroed), and when dead rows exceed
 `rebuild_dead_fraction` of all rows the matrix is compacted and the graph rebuilt.
-The graph is built in a background thread (`build_threads` OpenMP threads; a million rows take 15-30
-min on 2 cores): meanwhile every search is answered exactly over the matrix (tens of ms at 1M rows), rows
-added during the build are caught up before the graph is installed, and a build overtaken by a
-compaction (rows renumbered) is dropped for a new one. `wait_ready` waits for the graph. Where a cache
-folder is given, the graph is kept there (`index_cache`) and a restarted process whose first rows are
-the same reads it instead of building it.
+The graph is built in a background thread (`index_build`; `build_threads` OpenMP threads, a million rows
+take 15-30 min on 2 cores): meanwhile every search is answered exactly over the matrix (tens of ms at 1M
+rows); `wait_ready` waits for it. With a cache folder the graph is kept between runs (`index_cache`).
 FAISS HNSW was chosen over usearch on measured numbers (100k random unit vectors, 2 loaded cores, M=32):
 faiss efS=64 0.35 ms p50, recall@1 0.999, build 28 s; usearch efS=32 0.51 ms, 0.989, build 92 s.
 
@@ -31,7 +28,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,15 +36,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.recognition import index_cache
+from pipelines.recognition.index_build import BuildSettings, build_graph
 
 logger = logging.getLogger(__name__)
 
 DIM = 128
 NORM_TOLERANCE = 1e-3
-_BUILD_CHUNK = 50_000  # rows added to a graph between checks that it is still wanted
-_CATCH_UP_UNDER_LOCK = 256  # rows left for the graph when it is installed (searches wait meanwhile)
-_FILLING_STILL_S = 2.0  # an index not growing this long is filled (a cached graph of more rows is stale)
 F32 = npt.NDArray[np.float32]
 
 
@@ -283,105 +276,44 @@ class FaceIndex:
         self._generation += 1
         logger.info("face index compacted: %d live rows", len(self._keys))
         if len(self._keys) > self.config.exact_max_size and self._builder is None:
-            self._builder = threading.Thread(target=self._build, name="face-index-build", daemon=True)
+            self._builder = threading.Thread(target=self._run_build, name="face-index-build", daemon=True)
             self._builder.start()
 
-    def _build(self) -> None:
-        """The background build: a graph over the rows as they are now, then over the rows added since,
-        installed under the lock once the rest is small; started afresh if rows were renumbered."""
-        t0 = time.monotonic()
-        faiss.omp_set_num_threads(self.config.build_threads)
+    # --- the background build's view of the index (`index_build.BuildSource`) ---
+
+    def build_state(self) -> tuple[int, int, int]:
+        with self._lock:
+            return self._generation, len(self._keys), len(self._keys) - self._dead
+
+    def rows_copy(self, generation: int, start: int, end: int) -> tuple[list[tuple[str, str]], F32] | None:
+        with self._lock:
+            if generation != self._generation:
+                return None
+            return self._keys[start:end], self._vectors[start:end].copy()
+
+    def install(self, generation: int, graph: faiss.IndexHNSWFlat, done: int, origin: str) -> bool:
+        with self._lock:
+            if generation != self._generation:
+                return False  # compacted meanwhile: the graph's row numbers are stale
+            graph.add(self._vectors[done : len(self._keys)])
+            if len(self._keys) - self._dead > self.config.exact_max_size:
+                self._hnsw, self.graph_source = graph, origin
+            logger.info("face index: graph over %d rows installed", len(self._keys))
+            return True
+
+    def _run_build(self) -> None:
+        settings = BuildSettings(
+            self.config.hnsw_m,
+            self.config.hnsw_ef_construction,
+            self.config.build_threads,
+            self.config.exact_max_size,
+            self._cache_dir,
+        )
         try:
-            while True:
-                with self._lock:
-                    generation, done = self._generation, 0
-                    if len(self._keys) - self._dead <= self.config.exact_max_size:
-                        return  # compacted below the threshold meanwhile: exact search it is
-                graph, done, digest, source = self._start_graph(generation)
-                cached = done
-                while (chunk := self._rows_to_add(generation, done)) is not None:
-                    keys, rows = chunk
-                    graph.add(rows)
-                    digest.update(keys, rows)
-                    done += len(rows)
-                if self._cache_dir is not None and done > cached:
-                    index_cache.write(self._cache_dir, graph, self._described(done, digest))
-                if self.hold_install is not None:
-                    self.hold_install.wait()
-                with self._lock:
-                    if generation != self._generation:
-                        continue  # compacted meanwhile: the graph's row numbers are stale
-                    graph.add(self._vectors[done : len(self._keys)])
-                    if len(self._keys) - self._dead > self.config.exact_max_size:
-                        self._hnsw, self.graph_source = graph, source
-                    logger.info(
-                        "face index: HNSW graph over %d rows ready in %.1f s (%s)",
-                        len(self._keys),
-                        time.monotonic() - t0,
-                        source,
-                    )
-                    return
+            build_graph(self, settings, self.hold_install)
         except Exception:
             logger.exception("face index: the HNSW build failed; searches stay exact")
         finally:
             with self._ready:
                 self._builder = None
                 self._ready.notify_all()
-
-    def _rows_to_add(self, generation: int, done: int) -> tuple[list[tuple[str, str]], F32] | None:
-        """The next rows' keys and a copy of their vectors, for the graph outside the lock; None when the
-        rest is small enough to add under it (or the rows were renumbered)."""
-        with self._lock:
-            if generation != self._generation or len(self._keys) - done <= _CATCH_UP_UNDER_LOCK:
-                return None
-            end = min(len(self._keys), done + _BUILD_CHUNK)
-            return self._keys[done:end], self._vectors[done:end].copy()
-
-    def _new_graph(self) -> faiss.IndexHNSWFlat:
-        graph = faiss.IndexHNSWFlat(DIM, self.config.hnsw_m)
-        graph.hnsw.efConstruction = self.config.hnsw_ef_construction
-        return graph
-
-    def _described(self, rows: int, digest: index_cache.RowDigest) -> index_cache.CachedGraph:
-        return index_cache.CachedGraph(
-            rows, digest.hexdigest(), self.config.hnsw_m, self.config.hnsw_ef_construction
-        )
-
-    def _start_graph(self, generation: int) -> tuple[faiss.IndexHNSWFlat, int, index_cache.RowDigest, str]:
-        """(graph, rows it holds, their digest, "cache" or "built"): the cached graph when this index's first
-        rows are the ones it was built over, else an empty one."""
-        empty = (self._new_graph(), 0, index_cache.RowDigest(), "built")
-        meta = index_cache.read_meta(self._cache_dir) if self._cache_dir is not None else None
-        params = (self.config.hnsw_m, self.config.hnsw_ef_construction)
-        if meta is None or self._cache_dir is None or (meta.hnsw_m, meta.hnsw_ef_construction) != params:
-            return empty
-        if not self._wait_for_rows(meta.rows, generation):
-            return empty
-        digest = index_cache.RowDigest()
-        while digest.rows < meta.rows:
-            with self._lock:
-                if generation != self._generation:
-                    return empty
-                end = min(meta.rows, digest.rows + _BUILD_CHUNK)
-                keys, rows = self._keys[digest.rows : end], self._vectors[digest.rows : end].copy()
-            digest.update(keys, rows)
-        if digest.hexdigest() != meta.digest:
-            logger.info("face index: the cached graph is of other rows; building")
-            return empty
-        graph = index_cache.read_graph(self._cache_dir, meta)
-        return empty if graph is None else (graph, meta.rows, digest, "cache")
-
-    def _wait_for_rows(self, rows: int, generation: int) -> bool:
-        """Waits while the index is still being filled (at start, from the store or the topic) until it
-        holds `rows` rows; False when it stops growing short of them or is renumbered."""
-        last, still_since = -1, time.monotonic()
-        while True:
-            with self._lock:
-                n, current = len(self._keys), self._generation
-            if n >= rows or current != generation:
-                return n >= rows and current == generation
-            if n != last:
-                last, still_since = n, time.monotonic()
-            elif time.monotonic() - still_since > _FILLING_STILL_S:
-                return False
-            time.sleep(0.05)

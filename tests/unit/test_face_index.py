@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.recognition import face_index
+from pipelines.recognition import index_build
 from pipelines.recognition.face_index import DIM, F32, FaceIndex, FaceIndexConfig, normalise
 
 EXACT = FaceIndexConfig()
@@ -148,7 +148,7 @@ def test_a_build_overtaken_by_a_compaction_is_redone_over_the_new_rows() -> None
 @pytest.fixture
 def every_row_built_outside_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small test indexes would otherwise be built wholly in the final step under the lock (not cached)."""
-    monkeypatch.setattr(face_index, "_CATCH_UP_UNDER_LOCK", 0)
+    monkeypatch.setattr(index_build, "CATCH_UP_UNDER_LOCK", 0)
 
 
 def started(cache: Path, vectors: F32, keys: list[tuple[str, str]]) -> FaceIndex:
