@@ -65,7 +65,7 @@ class FaceIndexConfig(BaseModel):
     )
     keep_graph: bool = Field(
         default=True,
-        description="keep the built graph in the data folder (cache/faces; ~1.2 GiB at 1M faces) for the "
+        description="keep the built graph in the data folder (cache/faces; 784 MB at 1M faces) for the "
         "process's next start",
     )
 
