@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,8 @@ from pipelines.analytics.spec import RuleBase, ZoneConfig
 from pipelines.recognition.stage import Recognitions
 
 XYXY = tuple[float, float, float, float]
+
+K = TypeVar("K")
 
 
 @dataclass(slots=True)
@@ -173,6 +175,23 @@ class Cooldown:
         """Bound the memory on long runs: drop keys of tracks no longer alive once it grows."""
         if len(self._last_ms) > max_entries:
             self._last_ms = {k: v for k, v in self._last_ms.items() if k[0] in live_track_ids}
+
+
+@dataclass(slots=True)
+class ReportedOnce(Generic[K]):
+    """What a rule reported once (a track, a track and identity, a plate episode): `first` is True the
+    first time a key is seen. Memory is bounded: past `max_entries` the oldest half is forgotten."""
+
+    max_entries: int = 10_000
+    _keys: dict[K, None] = field(default_factory=dict)
+
+    def first(self, key: K) -> bool:
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self.max_entries:
+            self._keys = dict.fromkeys(list(self._keys)[self.max_entries // 2 :])
+        return True
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from typing import ClassVar, Final, Literal
 from pydantic import ConfigDict, Field
 
 from events.schema import EventAttributes, Severity
-from pipelines.analytics.base import Finding, FrameContext
+from pipelines.analytics.base import Finding, FrameContext, ReportedOnce
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
 from pipelines.recognition.faces import FaceTrackResult
 
@@ -55,7 +55,7 @@ class FaceMatch:
     def __init__(self, config: FaceMatchConfig) -> None:
         self.rule_id = config.id
         self._config = config
-        self._reported: set[tuple[int, str]] = set()
+        self._reported: ReportedOnce[tuple[int, str]] = ReportedOnce()
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         findings: list[Finding] = []
@@ -69,10 +69,8 @@ class FaceMatch:
                 continue
             if r.label not in self._config.labels:
                 continue
-            key = (r.track_id, d.identity_id)
-            if key in self._reported:
+            if not self._reported.first((r.track_id, d.identity_id)):
                 continue
-            self._reported.add(key)
             attributes = FaceMatchAttributes(
                 identity_id=d.identity_id,
                 identity_name=r.identity.name,
@@ -98,8 +96,6 @@ class FaceMatch:
                     reveal_xyxy=r.face_xyxy,
                 )
             )
-        if len(self._reported) > 10_000:  # bound the memory of long runs
-            self._reported = set(list(self._reported)[5_000:])
         return findings
 
 

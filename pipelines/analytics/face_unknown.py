@@ -8,7 +8,7 @@ from typing import ClassVar, Final, Literal
 from pydantic import ConfigDict, Field
 
 from events.schema import EventAttributes
-from pipelines.analytics.base import Finding, FrameContext
+from pipelines.analytics.base import Finding, FrameContext, ReportedOnce
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
 from pipelines.recognition.faces import FaceTrackResult
 
@@ -37,17 +37,18 @@ class FaceUnknown:
     def __init__(self, config: FaceUnknownConfig) -> None:
         self.rule_id = config.id
         self._config = config
-        self._reported: set[int] = set()
+        self._reported: ReportedOnce[int] = ReportedOnce()
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         findings: list[Finding] = []
         for r in ctx.recognitions.of(FaceTrackResult):
             seen_ms = ctx.ts_ms - r.first_face_ts_ms
-            if r.decision.known or r.track_id in self._reported or r.label not in self._config.labels:
+            if r.decision.known or r.label not in self._config.labels:
                 continue
             if seen_ms < self._config.min_seen_s * 1000 or r.decision.faces < self._config.min_faces:
                 continue
-            self._reported.add(r.track_id)
+            if not self._reported.first(r.track_id):
+                continue
             attributes = FaceUnknownAttributes(
                 seen_s=round(seen_ms / 1000, 3),
                 faces=r.decision.faces,
@@ -57,8 +58,6 @@ class FaceUnknown:
             findings.append(
                 Finding(self.rule_id, TYPE, r.label, 1.0, r.person_xyxy, attributes, track_id=r.track_id)
             )
-        if len(self._reported) > 10_000:
-            self._reported = set(list(self._reported)[5_000:])
         return findings
 
 

@@ -8,7 +8,7 @@ from typing import Final, Literal
 from pydantic import ConfigDict, Field
 
 from events.schema import EventAttributes, Severity
-from pipelines.analytics.base import Finding, FrameContext
+from pipelines.analytics.base import Finding, FrameContext, ReportedOnce
 from pipelines.analytics.plate_read import PlateRules, plate_box
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
 from pipelines.recognition.plates import DecisionKey, PlateDecision
@@ -41,7 +41,7 @@ class PlateMatch:
     def __init__(self, config: PlateMatchConfig) -> None:
         self.rule_id = config.id
         self._config = config
-        self._reported: dict[tuple[DecisionKey, str], None] = {}  # oldest first
+        self._reported: ReportedOnce[tuple[DecisionKey, str]] = ReportedOnce()
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         findings = []
@@ -50,10 +50,8 @@ class PlateMatch:
                 continue
             if self._config.hotlists and d.hotlist.hotlist_id not in self._config.hotlists:
                 continue
-            key = (d.key, d.match.entry_id)
-            if key in self._reported:
+            if not self._reported.first((d.key, d.match.entry_id)):
                 continue
-            self._reported[key] = None
             attributes = PlateMatchAttributes(
                 plate=d.text,
                 format=d.format,
@@ -71,8 +69,6 @@ class PlateMatch:
                     self.rule_id, TYPE, d.label, d.confidence, box, attributes, d.track_id, d.hotlist.severity
                 )
             )
-        if len(self._reported) > 10_000:
-            self._reported = dict.fromkeys(list(self._reported)[5_000:])
         return findings
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar, Final, Literal
 from pydantic import ConfigDict, Field
 
 from events.schema import EventAttributes, Severity
-from pipelines.analytics.base import Finding, FrameContext
+from pipelines.analytics.base import Finding, FrameContext, ReportedOnce
 from pipelines.analytics.spec import CameraGeometry, EventKind, RuleBase, RulePlugin
 from pipelines.recognition.plates import DecisionKey, PlateDecision
 
@@ -56,21 +56,18 @@ def plate_box(d: PlateDecision) -> tuple[int, int, int, int]:
 class PlateRead:
     def __init__(self, config: PlateReadConfig) -> None:
         self.rule_id = config.id
-        self._reported: dict[DecisionKey, None] = {}  # oldest first
+        self._reported: ReportedOnce[DecisionKey] = ReportedOnce()
 
     def evaluate(self, ctx: FrameContext) -> list[Finding]:
         findings = []
         for d in ctx.recognitions.of(PlateDecision):
-            if d.key in self._reported:
+            if not self._reported.first(d.key):
                 continue
-            self._reported[d.key] = None
             attributes = PlateReadAttributes(
                 plate=d.text, format=d.format, colour=d.colour, reads=d.reads, plate_xyxy=plate_box(d)
             )
             box = d.vehicle_xyxy or d.plate_xyxy
             findings.append(Finding(self.rule_id, TYPE, d.label, d.confidence, box, attributes, d.track_id))
-        if len(self._reported) > 10_000:
-            self._reported = dict.fromkeys(list(self._reported)[5_000:])
         return findings
 
 

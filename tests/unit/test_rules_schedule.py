@@ -13,7 +13,15 @@ import supervision as sv
 from pydantic import ValidationError
 
 from anfang.wiring import published_event_schema
-from pipelines.analytics.base import Cooldown, Finding, FrameContext, eligible, inside, zone_in_pixels
+from pipelines.analytics.base import (
+    Cooldown,
+    Finding,
+    FrameContext,
+    ReportedOnce,
+    eligible,
+    inside,
+    zone_in_pixels,
+)
 from pipelines.analytics.engine import RuleEngine
 from pipelines.analytics.loitering import LoiteringAttributes
 from pipelines.analytics.spec import RuleBase, Schedule, ZoneConfig
@@ -337,3 +345,11 @@ def test_new_event_types_validate_against_the_published_schema(attributes: dict[
 def test_wrong_attributes_of_new_event_types_do_not_validate(attributes: dict[str, object]) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(_event_with(attributes), published_event_schema())
+
+
+def test_reported_once_says_first_once_per_key_and_forgets_the_oldest_half() -> None:
+    reported: ReportedOnce[int] = ReportedOnce(max_entries=4)
+    assert [reported.first(k) for k in (1, 2, 1, 3, 2)] == [True, True, False, True, False]
+    assert [reported.first(k) for k in (4, 5)] == [True, True]  # 5 keys > 4: 1 and 2 forgotten
+    assert [reported.first(k) for k in (3, 4, 5)] == [False, False, False]
+    assert reported.first(1) and reported.first(2)  # forgotten: first again
