@@ -36,11 +36,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.faces import EMBEDDING_DIM
 from pipelines.recognition.index_build import BuildSettings, build_graph
 
 logger = logging.getLogger(__name__)
 
-DIM = 128
+DIM = EMBEDDING_DIM
 NORM_TOLERANCE = 1e-3
 F32 = npt.NDArray[np.float32]
 

@@ -21,11 +21,11 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from events.faces import EMBEDDING_DIM
 from pipelines.recognition import index_cache
 
 logger = logging.getLogger(__name__)
 
-DIM = 128
 BUILD_CHUNK = 50_000  # rows added to a graph between checks that it is still wanted
 CATCH_UP_UNDER_LOCK = 256  # rows left for the graph when it is installed (searches wait meanwhile)
 FILLING_STILL_S = 2.0  # an index not growing this long is filled (a cached graph of more rows is stale)
@@ -96,7 +96,7 @@ def _next_rows(source: BuildSource, generation: int, done: int) -> tuple[list[Ke
 
 
 def _new_graph(settings: BuildSettings) -> faiss.IndexHNSWFlat:
-    graph = faiss.IndexHNSWFlat(DIM, settings.hnsw_m)
+    graph = faiss.IndexHNSWFlat(EMBEDDING_DIM, settings.hnsw_m)
     graph.hnsw.efConstruction = settings.hnsw_ef_construction
     return graph
 

@@ -118,7 +118,6 @@ class PlateRecognizer:
 
     def observe(self, frame: StageFrame) -> list[PlateDecision]:
         now = frame.ts_ms
-        looks = 0
         changed: set[DecisionKey] = set()
         _, due = watched_and_due(
             frame.tracked,
@@ -131,14 +130,15 @@ class PlateRecognizer:
             every_ms=lambda _: self._config.look_every_ms,
             results=lambda votes: sum(len(v) for v in votes.by_text.values()),
         )
-        for vehicle in due[: self._config.max_looks_per_frame]:
-            looks += 1
+        vehicles = due[: self._config.max_looks_per_frame]
+        for vehicle in vehicles:
             votes = self._tracks[vehicle.track_id]
             votes.last_look_ms, votes.label, votes.vehicle_xyxy = now, vehicle.label, vehicle.xyxy
             for read in self._read(frame.image_bgr, vehicle.xyxy)[:1]:
                 votes.add(read)
                 votes.last_xyxy = read.xyxy
                 changed.add(("track", vehicle.track_id))
+        looks = len(vehicles)
         h, w = frame.image_bgr.shape[:2]
         for i, region in enumerate(self._regions):
             if looks >= self._config.max_looks_per_frame:
