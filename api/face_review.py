@@ -4,7 +4,6 @@ the route)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from pathlib import Path
@@ -86,30 +85,10 @@ def load_original_snapshot(
     if len(parts) < 2 or parts[0] != SNAPSHOTS_DIR:
         raise services.NotFoundError(f"event {event_id} has no original kept")
     path = services.resolve_snapshot_path(data_dir, "/".join([ORIGINALS_DIR, *parts[1:]]))
+    recorded = event.snapshot.original_sha256  # None on events before schema 1.2
     try:
-        with path.open("rb") as f:
-            content = f.read(max_bytes + 1)
-    except (FileNotFoundError, IsADirectoryError):
+        return services.read_verified(path, recorded, max_bytes=max_bytes, event_id=event_id, what="original")
+    except (services.NotFoundError, services.SnapshotPathError):  # no file there (or a folder)
         raise services.NotFoundError(
             f"event {event_id} has no original kept (its camera keeps none)"
         ) from None
-    except OSError as exc:
-        raise services.SnapshotUnreadableError(f"original of event {event_id} cannot be read: {exc}") from exc
-    if len(content) > max_bytes:
-        raise services.SnapshotUnreadableError(
-            f"original of event {event_id} is larger than the serving limit of {max_bytes} bytes"
-        )
-    recorded = event.snapshot.original_sha256
-    actual = hashlib.sha256(content).hexdigest()
-    if recorded is not None and actual != recorded:  # events before schema 1.2 recorded none
-        logger.error(
-            "evidence integrity: event %s original has sha256 %s, event records %s",
-            event_id,
-            actual,
-            recorded,
-        )
-        raise services.SnapshotIntegrityError(
-            f"original of event {event_id} fails its integrity check: "
-            f"file sha256 {actual} != recorded {recorded}"
-        )
-    return content

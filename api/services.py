@@ -261,37 +261,46 @@ def load_verified_snapshot(
             "event %s: refused snapshot uri %r (outside the data folder)", event_id, event.snapshot.uri
         )
         raise
-    content = _read_capped(path, max_bytes=max_bytes, event_id=event_id)
+    content = read_verified(path, event.snapshot.sha256, max_bytes=max_bytes, event_id=event_id)
+    return VerifiedSnapshot(content=content, sha256=event.snapshot.sha256)
+
+
+def read_verified(
+    path: Path, sha256: str | None, *, max_bytes: int, event_id: uuid.UUID, what: str = "snapshot"
+) -> bytes:
+    """The evidence file's bytes, served only if their SHA-256 is the one the event records (`sha256`;
+    None: the event recorded none, nothing to check). `what` names the file in errors."""
+    content = _read_capped(path, max_bytes=max_bytes, event_id=event_id, what=what)
     actual = hashlib.sha256(content).hexdigest()
-    if actual != event.snapshot.sha256:
+    if sha256 is not None and actual != sha256:
         logger.error(
-            "evidence integrity: event %s snapshot %s has sha256 %s, event records %s",
+            "evidence integrity: event %s %s %s has sha256 %s, event records %s",
             event_id,
-            event.snapshot.uri,
+            what,
+            path,
             actual,
-            event.snapshot.sha256,
+            sha256,
         )
         raise SnapshotIntegrityError(
-            f"snapshot of event {event_id} fails its integrity check: "
-            f"file sha256 {actual} != recorded {event.snapshot.sha256}"
+            f"{what} of event {event_id} fails its integrity check: file sha256 {actual} != recorded {sha256}"
         )
-    return VerifiedSnapshot(content=content, sha256=actual)
+    return content
 
 
-def _read_capped(path: Path, *, max_bytes: int, event_id: uuid.UUID) -> bytes:
+def _read_capped(path: Path, *, max_bytes: int, event_id: uuid.UUID, what: str) -> bytes:
     try:
         with path.open("rb") as f:
             content = f.read(max_bytes + 1)
     except FileNotFoundError as exc:
-        raise NotFoundError("snapshot file missing") from exc
+        raise NotFoundError(f"{what} file missing") from exc
     except IsADirectoryError as exc:
-        raise SnapshotPathError(f"snapshot of event {event_id} names a directory, not a file") from exc
+        raise SnapshotPathError(f"{what} of event {event_id} names a directory, not a file") from exc
     except OSError as exc:
         raise SnapshotUnreadableError(
-            f"snapshot of event {event_id} cannot be read: {exc.strerror or exc}"
+            f"{what} of event {event_id} cannot be read: {exc.strerror or exc}"
         ) from exc
     if len(content) > max_bytes:
         raise SnapshotUnreadableError(
-            f"snapshot of event {event_id} is larger than the serving limit of {max_bytes} bytes"
+            f"{what} of event {event_id} is larger than the serving limit of {max_bytes} bytes"
         )
     return content
