@@ -112,11 +112,8 @@ class CameraWorker:
         """New zones, lines or rules for the same stream: the tracker and its ids are kept, and so is the
         state of unchanged rules and recognisers (`RuleEngine.reconfigured`)."""
         old, self.camera, self._ctx = self.camera, camera, ctx
-        if self._resolution_wh is not None:
-            if self._engine is None:
-                self._engine = RuleEngine.for_camera(camera, self._resolution_wh)
-            else:
-                self._engine = self._engine.reconfigured(old, camera, self._resolution_wh)
+        if self._engine is not None and self._resolution_wh is not None:  # else start_stream builds them
+            self._engine = self._engine.reconfigured(old, camera, self._resolution_wh)
             self._stage = self._build_stage(previous=self._stage)
 
     def _build_stage(self, previous: RecognitionStage | None = None) -> RecognitionStage | None:
