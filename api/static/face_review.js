@@ -28,47 +28,48 @@ export function createFaceReview(ctx, rerender) {
 
   const stillShown = (id) => eventId === id;
 
-  async function markNotThisPerson(a) {
-    const id = a.event_id;
-    const purpose = await askPurpose("purpose.not_this_person_title");
+  /** Asks for the purpose, then runs `work(purpose)` with the slot's button busy; a refusal becomes the
+   *  slot's note (`failKey`, kind from `kindOf`). Nothing is shown once another item has been opened. */
+  async function withPurpose(slot, titleKey, id, failKey, kindOf, work) {
+    const purpose = await askPurpose(titleKey);
     if (!purpose || !stillShown(id)) return;
-    busy.mark = true;
-    notes.mark = null;
+    busy[slot] = true;
+    notes[slot] = null;
     rerender();
     try {
-      await postJson("/v1/alerts/" + encodeURIComponent(id) + "/not-this-person", { purpose });
-      if (!stillShown(id)) return;
-      marked = true;
-      notes.mark = { kind: "ok", key: "review.marked" };
+      if (!(await work(purpose))) return; // another item is shown now
     } catch (err) {
       if (!stillShown(id)) return;
-      notes.mark = { kind: err.status === 409 ? "conflict" : "error", key: "review.mark_failed", params: { detail: err.message } };
+      notes[slot] = { kind: kindOf(err), key: failKey, params: { detail: err.message } };
     }
-    busy.mark = false;
+    busy[slot] = false;
     rerender();
   }
 
-  async function unmask(a) {
+  function markNotThisPerson(a) {
     const id = a.event_id;
-    const purpose = await askPurpose("purpose.unmask_title");
-    if (!purpose || !stillShown(id)) return;
-    busy.unmask = true;
-    notes.unmask = null;
-    rerender();
-    try {
+    const kindOf = (err) => (err.status === 409 ? "conflict" : "error");
+    return withPurpose("mark", "purpose.not_this_person_title", id, "review.mark_failed", kindOf, async (purpose) => {
+      await postJson("/v1/alerts/" + encodeURIComponent(id) + "/not-this-person", { purpose });
+      if (!stillShown(id)) return false;
+      marked = true;
+      notes.mark = { kind: "ok", key: "review.marked" };
+      return true;
+    });
+  }
+
+  function unmask(a) {
+    const id = a.event_id;
+    return withPurpose("unmask", "purpose.unmask_title", id, "unmask.failed", () => "error", async (purpose) => {
       const url = "/v1/events/" + encodeURIComponent(id) + "/snapshot/original?" + new URLSearchParams({ purpose });
       const res = await api(url, { headers: { Accept: "image/*" } });
       if (!res.ok) throw await errorOf(res);
       const objectUrl = URL.createObjectURL(await res.blob());
-      if (!stillShown(id)) { URL.revokeObjectURL(objectUrl); return; }
+      if (!stillShown(id)) { URL.revokeObjectURL(objectUrl); return false; }
       if (original) URL.revokeObjectURL(original);
       original = objectUrl;
-    } catch (err) {
-      if (!stillShown(id)) return;
-      notes.unmask = { kind: "error", key: "unmask.failed", params: { detail: err.message } };
-    }
-    busy.unmask = false;
-    rerender();
+      return true;
+    });
   }
 
   function hideOriginal() {
